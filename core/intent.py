@@ -1,0 +1,36 @@
+"""What understanding produces and the dialogue engine consumes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from enum import StrEnum
+
+
+class IntentKind(StrEnum):
+    COMMAND = "command"  # value: one of Command
+    CHOICE = "choice"  # value: a choice value of the current node; node: node shown for (buttons)
+    TOPIC = "topic"  # value: a topic id (see core/nlu/data/intents.yaml)
+    AMBIGUOUS = "ambiguous"  # candidates: topic ids worth offering as buttons
+    DATE = "date"  # date: a valid calendar date
+    BAD_DATE = "bad_date"  # looked like a date but impossible or ambiguous
+    START = "start"  # greeting / follow / bare slash command
+    NO_INPUT = "no_input"  # sticker, image, empty text
+    FORGET = "forget"  # unfollow
+    UNKNOWN = "unknown"
+
+
+class Command(StrEnum):
+    BACK = "back"  # 戻る
+    RESTART = "restart"  # 最初から / メニュー
+    END = "end"  # 終了 / やめる
+    HELP = "help"  # ヘルプ
+
+
+@dataclass(frozen=True)
+class Intent:
+    kind: IntentKind
+    value: str = ""
+    date: date | None = None
+    node: str | None = None
+    candidates: tuple[str, ...] = ()

@@ -1,0 +1,149 @@
+"""The platform-neutral reply model. Renderers map it to LINE, Slack or plain text.
+
+Limits here are the strictest of the platforms we render to, so a Reply that
+validates renders everywhere: LINE action labels (20 graphemes), LINE text (5000
+UTF-16 units), Slack section text (3000), Slack header (150).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+MAX_LABEL = 20  # LINE action label, in graphemes; Slack allows 75
+MAX_TEXT = 2000  # one text bubble / section; keeps well inside LINE 5000 and Slack 3000
+MAX_TEXTS = 3  # LINE allows 5 messages per reply: texts + card + question must fit
+MAX_TITLE = 40  # Flex/Slack header; short enough for a phone
+MAX_ROWS = 10
+MAX_STEPS = 10
+MAX_CHOICES = 24  # LINE quick reply pages 13 at a time; Slack actions 25 per block
+MAX_VALUE = 200  # postback data ≤ 300 with the node id added; Slack value ≤ 2000
+
+
+class ReplyLimitError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Choice:
+    label: str
+    value: str
+
+
+@dataclass(frozen=True)
+class FactRow:
+    label: str
+    value: str
+
+
+@dataclass(frozen=True)
+class Link:
+    label: str
+    url: str
+
+
+@dataclass(frozen=True)
+class Card:
+    """An answer card: the facts for *this* user, where they come from, as of when."""
+
+    title: str
+    rows: tuple[FactRow, ...] = ()
+    steps: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+    link: Link | None = None  # the official page
+    source: str = ""  # e.g. "IIJmio会員規約・公式ヘルプ (R3)"
+    as_of: date | None = None  # the date of the rule data used
+
+
+@dataclass(frozen=True)
+class DateQuestion:
+    prompt: str
+    initial: date
+    min: date
+    max: date
+
+
+@dataclass(frozen=True)
+class Reply:
+    node: str
+    texts: tuple[str, ...] = ()
+    card: Card | None = None
+    choices: tuple[Choice, ...] = ()
+    date_question: DateQuestion | None = None
+    ends_session: bool = False
+    extra: dict[str, str] = field(default_factory=dict, compare=False)
+
+    @property
+    def asks_date(self) -> bool:
+        return self.date_question is not None
+
+    def readable_texts(self) -> list[str]:
+        """Everything the user reads, in order, card included (the CLI and --json use it)."""
+        out = list(self.texts)
+        if self.card is not None:
+            out.append(card_as_text(self.card))
+        if self.date_question is not None:
+            out.append(self.date_question.prompt)
+        return out
+
+    def validate(self) -> None:
+        if len(self.texts) > MAX_TEXTS:
+            raise ReplyLimitError(f"{self.node}: {len(self.texts)} texts > {MAX_TEXTS}")
+        for t in self.texts:
+            _check_text(self.node, t, MAX_TEXT)
+        if self.card is not None:
+            c = self.card
+            _check_text(self.node, c.title, MAX_TITLE)
+            if len(c.rows) > MAX_ROWS or len(c.steps) > MAX_STEPS:
+                raise ReplyLimitError(f"{self.node}: card has too many rows or steps")
+            for r in c.rows:
+                _check_text(self.node, r.label, MAX_TITLE)
+                _check_text(self.node, r.value, 300)
+            for s in (*c.steps, *c.notes):
+                _check_text(self.node, s, 500)
+            if c.link is not None:
+                _check_label(self.node, c.link.label)
+        if len(self.choices) > MAX_CHOICES:
+            raise ReplyLimitError(f"{self.node}: {len(self.choices)} choices > {MAX_CHOICES}")
+        for ch in self.choices:
+            _check_label(self.node, ch.label)
+            if not ch.value or len(ch.value) > MAX_VALUE:
+                raise ReplyLimitError(f"{self.node}: bad choice value {ch.value!r}")
+        if self.date_question is not None:
+            _check_text(self.node, self.date_question.prompt, MAX_TEXT)
+
+
+def _check_text(node: str, text: str, limit: int) -> None:
+    if not text.strip():
+        raise ReplyLimitError(f"{node}: empty text")
+    if len(text) > limit:
+        raise ReplyLimitError(f"{node}: text of {len(text)} chars > {limit}")
+
+
+def _check_label(node: str, label: str) -> None:
+    if not label.strip() or len(label) > MAX_LABEL:
+        raise ReplyLimitError(f"{node}: label {label!r} empty or longer than {MAX_LABEL}")
+
+
+def format_source_line(card: Card) -> str:
+    from core.policy.calendar import format_date_ja
+
+    parts = []
+    if card.source:
+        parts.append(f"出典: {card.source}")
+    if card.as_of is not None:
+        parts.append(f"{format_date_ja(card.as_of)}時点のルール・変更される場合があります")
+    return " / ".join(parts)
+
+
+def card_as_text(card: Card) -> str:
+    lines = [f"■ {card.title}"]
+    lines += [f"・{r.label}: {r.value}" for r in card.rows]
+    lines += [f"{i}. {s}" for i, s in enumerate(card.steps, 1)]
+    lines += [f"※ {n}" for n in card.notes]
+    if card.link is not None:
+        lines.append(f"{card.link.label}: {card.link.url}")
+    src = format_source_line(card)
+    if src:
+        lines.append(src)
+    return "\n".join(lines)
