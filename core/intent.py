@@ -34,3 +34,23 @@ class Intent:
     date: date | None = None
     node: str | None = None
     candidates: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ChoiceSpec:
+    """A choice of the current node as understanding sees it: label, value and the other
+    words that mean it (from the flow data)."""
+
+    label: str
+    value: str
+    synonyms: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Expectation:
+    """What the current node is waiting for; lets understanding prefer the node's own
+    choices and read a bare '6/20' as the date asked for."""
+
+    node: str
+    choices: tuple[ChoiceSpec, ...] = ()
+    asks_date: bool = False
