@@ -1,0 +1,209 @@
+"""Dates typed as free text: absolute, Japanese era, month/day, relative words.
+
+Year-less dates ("6/20", "6月20日") take the year that puts them nearest the question's
+purpose: the dates the bot asks for (line start, contract-notice receipt) are almost always
+in the past, so the most recent past occurrence (today included) wins — unless the date's
+next occurrence is at most ``FUTURE_WINDOW_DAYS`` ahead, which covers "I will receive it on
+…" and planned cancellation days. A year-less date that exists in neither the nearest past
+nor the nearest future year (2/29 outside leap years) is reported as bad.
+"""
+
+from __future__ import annotations
+
+import calendar
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from core.nlu.normalize import normalize
+
+FUTURE_WINDOW_DAYS = 62
+
+# First year of each era: era year N is ERA_BASE + N - 1.
+_ERA_START = {"令和": 2019, "r": 2019, "平成": 1989, "h": 1989, "昭和": 1926, "s": 1926}
+_KANJI_DIGITS = {"〇": 0, "零": 0, "一": 1, "二": 2, "三": 3, "四": 4, "五": 5}
+_KANJI_DIGITS.update({"六": 6, "七": 7, "八": 8, "九": 9})
+
+
+@dataclass(frozen=True)
+class DateParse:
+    date: date | None = None
+    bad: bool = False  # looked like a date but is impossible or ambiguous
+    matched: str = ""  # the piece of the normalised text read as a date
+
+    @property
+    def found(self) -> bool:
+        return self.date is not None or self.bad
+
+
+NOTHING = DateParse()
+
+
+def _kanji_number(word: str) -> int | None:
+    """一 … 九十九 in the plain positional style used for months and days (十一, 二十, 三十一)."""
+    if not word:
+        return None
+    if "十" in word:
+        tens_part, _, ones_part = word.partition("十")
+        tens = _KANJI_DIGITS.get(tens_part, -1) if tens_part else 1
+        ones = _KANJI_DIGITS.get(ones_part, -1) if ones_part else 0
+        if tens < 0 or ones < 0 or "十" in ones_part:
+            return None
+        return tens * 10 + ones
+    value = 0
+    for ch in word:
+        if ch not in _KANJI_DIGITS:
+            return None
+        value = value * 10 + _KANJI_DIGITS[ch]
+    return value
+
+
+_KANJI_NUM = re.compile(r"(?<![一二三四五六七八九十〇])([一二三四五六七八九十〇]{1,3})(?=[年月日])")
+
+
+def _arabic(text: str) -> str:
+    # 一昨日 / 一日中 keep their meaning: only numerals directly before 年/月/日 are converted,
+    # and 一昨日 has 昨 in between.
+    def repl(m: re.Match[str]) -> str:
+        n = _kanji_number(m.group(1))
+        return m.group(0) if n is None else str(n)
+
+    return _KANJI_NUM.sub(repl, text)
+
+
+def _safe(y: int, m: int, d: int) -> date | None:
+    try:
+        return date(y, m, d)
+    except ValueError:
+        return None
+
+
+def _month_end(y: int, m: int) -> date:
+    return date(y, m, calendar.monthrange(y, m)[1])
+
+
+def _shift_month(today: date, months: int) -> tuple[int, int]:
+    index = today.year * 12 + (today.month - 1) + months
+    return index // 12, index % 12 + 1
+
+
+def infer_year(month: int, day: int, today: date) -> date | None:
+    """The occurrence of month/day the bot means (see module docstring); None if impossible."""
+    past = [d for y in (today.year - 1, today.year) if (d := _safe(y, month, day)) and d <= today]
+    future = [d for y in (today.year, today.year + 1) if (d := _safe(y, month, day)) and d > today]
+    if future and (future[0] - today).days <= FUTURE_WINDOW_DAYS:
+        return future[0]
+    if past:
+        return past[-1]
+    return future[0] if future else None
+
+
+def _result(d: date | None, matched: str) -> DateParse:
+    return DateParse(date=d, bad=d is None, matched=matched)
+
+
+def _era(m: re.Match[str], today: date) -> DateParse:
+    era, year_s, month, day = m.group(1), m.group(2), int(m.group(3)), int(m.group(4))
+    era_year = 1 if year_s == "元" else int(year_s)
+    if era_year < 1:
+        return _result(None, m.group(0))
+    return _result(_safe(_ERA_START[era] + era_year - 1, month, day), m.group(0))
+
+
+def _full(m: re.Match[str], today: date) -> DateParse:
+    return _result(_safe(int(m.group(1)), int(m.group(2)), int(m.group(3))), m.group(0))
+
+
+def _two_digit_year(m: re.Match[str], today: date) -> DateParse:
+    return _result(_safe(2000 + int(m.group(1)), int(m.group(2)), int(m.group(3))), m.group(0))
+
+
+def _month_day(m: re.Match[str], today: date) -> DateParse:
+    month, day = int(m.group(1)), int(m.group(2))
+    if not (1 <= month <= 12 and 1 <= day <= 31):
+        return _result(None, m.group(0))
+    return _result(infer_year(month, day, today), m.group(0))
+
+
+_MONTH_OFFSET = {"先月": -1, "前月": -1, "今月": 0, "当月": 0, "来月": 1, "翌月": 1}
+
+
+def _relative_month(m: re.Match[str], today: date) -> DateParse:
+    y, mo = _shift_month(today, _MONTH_OFFSET[m.group(1)])
+    if m.group(3):
+        return _result(_month_end(y, mo), m.group(0))
+    return _result(_safe(y, mo, int(m.group(2))), m.group(0))
+
+
+def _bare_month_end(m: re.Match[str], today: date) -> DateParse:
+    return _result(_month_end(today.year, today.month), m.group(0))
+
+
+_DAY_WORDS = {
+    "一昨日": -2,
+    "おととい": -2,
+    "昨日": -1,
+    "きのう": -1,
+    "今日": 0,
+    "本日": 0,
+    "きょう": 0,
+    "明後日": 2,
+    "あさって": 2,
+    "明日": 1,
+    "あした": 1,
+}
+
+
+def _day_word(m: re.Match[str], today: date) -> DateParse:
+    return _result(today + timedelta(days=_DAY_WORDS[m.group(1)]), m.group(0))
+
+
+def _days_ago(m: re.Match[str], today: date) -> DateParse:
+    n = int(m.group(1))
+    sign = -1 if m.group(2) == "前" else 1
+    if n > 3660:
+        return _result(None, m.group(0))
+    return _result(today + timedelta(days=sign * n), m.group(0))
+
+
+def _day_only(m: re.Match[str], today: date) -> DateParse:
+    return _result(_safe(today.year, today.month, int(m.group(1))), m.group(0))
+
+
+_Reader = Callable[[re.Match[str], date], DateParse]
+# Most specific first: a full date must not be read as its month/day tail.
+_PATTERNS: tuple[tuple[re.Pattern[str], _Reader], ...] = (
+    (
+        re.compile(
+            r"(令和|平成|昭和|(?<![a-z])[rhs])(元|\d{1,2})[年./-](\d{1,2})[月./-](\d{1,2})(?!\d)日?"
+        ),
+        _era,
+    ),
+    (re.compile(r"(?<!\d)(\d{4})[年./-](\d{1,2})[月./-](\d{1,2})(?!\d)日?"), _full),
+    (re.compile(r"(?<![\d./-])(\d{2})[/.](\d{1,2})[/.](\d{1,2})(?![\d./])"), _two_digit_year),
+    (re.compile(r"(?<![\d./-])(\d{1,2})月(\d{1,2})日"), _month_day),
+    (re.compile(r"(?<![\d./-])(\d{1,2})/(\d{1,2})(?![\d/])"), _month_day),
+    (re.compile(r"(先月|前月|今月|当月|来月|翌月)(?:の)?(?:(\d{1,2})日|(末))"), _relative_month),
+    (re.compile(r"(?<![月])月末"), _bare_month_end),
+    (re.compile("(" + "|".join(_DAY_WORDS) + ")"), _day_word),
+    (re.compile(r"(?<![\d月/])(\d{1,4})日(前|後)"), _days_ago),
+    (
+        re.compile(r"(?<![\d月/.])(\d{1,2})日(?!以内|間|目|以上|分|前|後|ほど|くらい|ぐらい)"),
+        _day_only,
+    ),
+)
+
+
+def parse_date(text: str, today: date) -> DateParse:
+    """The first date in ``text`` (see module docstring for the year rule). Never raises."""
+    try:
+        flat = _arabic(normalize(text).replace(" ", ""))
+        for pattern, read in _PATTERNS:
+            m = pattern.search(flat)
+            if m is not None:
+                return read(m, today)
+    except (ValueError, OverflowError):
+        # Absurd numbers (year 0, huge offsets) are "looked like a date but impossible".
+        return DateParse(bad=True)
+    return NOTHING

@@ -1,0 +1,88 @@
+"""Text normalisation for matching: one canonical spelling for the many ways customers type.
+
+The result is for matching only, never shown back to the user: full-width digits and latin
+become half-width, latin is lower-cased, katakana becomes hiragana (so イーシム, ｲｰｼﾑ and いーしむ
+compare equal), whitespace collapses and dash / long-vowel variants are unified.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+import jaconv
+
+# Only the head of a message is looked at: intent is stated early, and capping first keeps
+# a 10,000-character paste as cheap as a short message.
+MAX_CHARS = 500
+
+_DASH_SET = frozenset("\u2010\u2011\u2012\u2013\u2014\u2015\u2212\u30fc\uff70\u2500\u2501-")
+_WAVES = frozenset("\u301c\uff5e~\u3030")
+_PUNCT_MAP = str.maketrans(
+    {
+        "、": ",",
+        "，": ",",
+        "。": ".",
+        "．": ".",
+        "「": '"',
+        "」": '"',
+        "『": '"',
+        "』": '"',
+        "“": '"',
+        "”": '"',
+        "‘": "'",
+        "’": "'",
+    }
+)
+_SPACES = re.compile(r"\s+")
+# Characters dropped before matching: spaces and punctuation/symbols (emoji included).
+_NOISE_CATEGORIES = ("Z", "P", "S", "C")
+
+
+def _is_kana(ch: str) -> bool:
+    return "\u3041" <= ch <= "\u30ff" or ch == "ー"
+
+
+def _strip_controls(text: str) -> str:
+    # Keep ordinary whitespace (it separates words); drop other control and format chars
+    # (zero-width spaces, BOM, direction marks) that would silently break substring matches.
+    return "".join(
+        ch if ch in "\t\n\r" or unicodedata.category(ch)[0] != "C" else "" for ch in text
+    )
+
+
+def _unify_dashes(text: str) -> str:
+    # A dash after kana is a long-vowel mark (イ—シム); elsewhere it is a hyphen (2026-06-20).
+    out: list[str] = []
+    for ch in text:
+        if ch in _DASH_SET:
+            out.append("ー" if out and _is_kana(out[-1]) else "-")
+        elif ch in _WAVES:
+            out.append("~")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def normalize(text: str) -> str:
+    """Canonical matching form of ``text`` (see module docstring). Never raises."""
+    if not isinstance(text, str):  # defensive: adapters should only ever pass str
+        text = str(text)
+    # Cap twice: before the (linear but not free) Unicode work, and after NFKC expansion.
+    head = _strip_controls(text[: MAX_CHARS * 2])
+    head = unicodedata.normalize("NFKC", head)
+    head = head.translate(_PUNCT_MAP).lower()
+    head = jaconv.kata2hira(head)
+    head = _unify_dashes(head)
+    head = _SPACES.sub(" ", head).strip()
+    return head[:MAX_CHARS]
+
+
+def compact(normalized: str) -> str:
+    """``normalized`` without spaces, punctuation and symbols (emoji): the form keywords are
+    searched in, so "解約 したい！" and "解約したい" match alike. Long-vowel marks stay."""
+    return "".join(
+        ch
+        for ch in normalized
+        if ch == "ー" or not unicodedata.category(ch).startswith(_NOISE_CATEGORIES)
+    )
