@@ -92,6 +92,9 @@ class RuleBook:
     as_of: date  # the day the data was last checked against the sources
     versions: tuple[RuleVersion, ...]
 
+    def rule_ids(self) -> tuple[str, ...]:
+        return tuple(sorted({v.id for v in self.versions}))
+
     def versions_of(self, rule_id: str) -> tuple[RuleVersion, ...]:
         return tuple(
             sorted((v for v in self.versions if v.id == rule_id), key=lambda v: v.effective_from)

@@ -44,6 +44,7 @@ def test_shipped_rules_are_consistent_and_current() -> None:
     book = load_rules()
     assert validate_rules(book) == []
     assert book.as_of == date(2026, 11, 24)
+    assert book.rule_ids() == RULE_IDS
     for rid in RULE_IDS:
         rule = book.in_force(rid, book.as_of)
         assert rule.source_url.startswith("https://")
