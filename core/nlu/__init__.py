@@ -1,0 +1,16 @@
+"""Japanese understanding: normalisation, dates and intents (data in data/intents.yaml)."""
+
+from core.nlu.dates import DateParse, parse_date
+from core.nlu.lexicon import topic_ids, topic_label
+from core.nlu.normalize import normalize
+from core.nlu.understand import pick_choice, understand
+
+__all__ = [
+    "DateParse",
+    "normalize",
+    "parse_date",
+    "pick_choice",
+    "topic_ids",
+    "topic_label",
+    "understand",
+]

@@ -32,6 +32,9 @@ _PUNCT_MAP = str.maketrans(
         "”": '"',
         "‘": "'",
         "’": "'",
+        # 何ヶ月 / 何カ月 / 何ヵ月 / 何か月 are one word; kata2hira would keep them apart.
+        "ヶ": "か",
+        "ヵ": "か",
     }
 )
 _SPACES = re.compile(r"\s+")

@@ -1,0 +1,320 @@
+"""The lexicon (data/intents.yaml) and topic scoring against it.
+
+Scoring works on the compact normalised message (see normalize.compact):
+1. every word of every topic found in the message is a hit; the longest hits claim their
+   characters first, so a shorter word inside a longer one of *another* topic does not
+   count (乗り換え inside 乗り換え先, 解約 inside 解約金);
+2. a group counts when all its parts occur outside characters claimed by other topics;
+3. only when no specific topic matched exactly, words of four or more characters are
+   looked for with one typo (two from eight characters), at a reduced weight;
+4. a generic topic (cancel) scores only when no specific topic did.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from core.intent import Command
+from core.nlu.normalize import compact, normalize
+
+DATA_FILE = Path(__file__).parent / "data" / "intents.yaml"
+LABEL_MAX = 20
+FUZZY_TEXT_MAX = 120  # typo search is quadratic; intent is stated early anyway
+
+TOPIC_IDS = (
+    "cancel",
+    "end_date",
+    "mnp",
+    "option",
+    "initial",
+    "esim",
+    "sim_return",
+    "fees",
+    "device",
+    "withdraw",
+    "multi_line",
+    "still_works",
+    "cannot_cancel",
+    "blacklist",
+    "next_carrier",
+    "checklist",
+    "min_period",
+    "proration",
+    "support",
+)
+
+
+class LexiconError(ValueError):
+    """The lexicon data is malformed (caught at load, never at a customer's message)."""
+
+
+@dataclass(frozen=True)
+class Term:
+    text: str  # compact normalised
+    weight: float
+
+
+@dataclass(frozen=True)
+class Group:
+    parts: tuple[str, ...]  # compact normalised
+    weight: float
+
+
+@dataclass(frozen=True)
+class Topic:
+    id: str
+    label: str
+    generic: bool
+    terms: tuple[Term, ...]
+    groups: tuple[Group, ...]
+
+
+@dataclass(frozen=True)
+class Scoring:
+    min_score: float
+    ambiguity_ratio: float
+    max_candidates: int
+    fuzzy_weight: float
+
+
+@dataclass(frozen=True)
+class Lexicon:
+    topics: tuple[Topic, ...]
+    commands: Mapping[str, Command]  # compact word -> command
+    prefix_fillers: tuple[str, ...]  # longest first
+    suffix_fillers: tuple[str, ...]
+    greetings: tuple[str, ...]
+    choice_words: tuple[frozenset[str], ...]
+    scoring: Scoring
+
+    def topic(self, topic_id: str) -> Topic:
+        for t in self.topics:
+            if t.id == topic_id:
+                return t
+        raise KeyError(topic_id)
+
+
+def key(word: str) -> str:
+    """The form a lexicon word and a message are compared in."""
+    return compact(normalize(word))
+
+
+def _words(raw: Any, where: str) -> tuple[str, ...]:
+    if not isinstance(raw, list):
+        raise LexiconError(f"{where}: expected a list of words")
+    out: list[str] = []
+    for w in raw:
+        # YAML 1.1 turns bare yes/no into booleans and 0570 into a number: insist on text.
+        if not isinstance(w, str):
+            raise LexiconError(f"{where}: {w!r} is not text (quote it in the YAML)")
+        k = key(w) or normalize(w).replace(" ", "")
+        if not k:
+            raise LexiconError(f"{where}: {w!r} normalises to nothing")
+        out.append(k)
+    return tuple(dict.fromkeys(out))
+
+
+def _topic(topic_id: str, raw: Any) -> Topic:
+    if not isinstance(raw, dict):
+        raise LexiconError(f"topic {topic_id}: expected a mapping")
+    label = raw.get("label")
+    if not isinstance(label, str) or not label or len(label) > LABEL_MAX:
+        raise LexiconError(f"topic {topic_id}: label must be 1–{LABEL_MAX} characters")
+    terms_raw = raw.get("terms", {})
+    if not isinstance(terms_raw, dict) or not terms_raw:
+        raise LexiconError(f"topic {topic_id}: terms must be a non-empty mapping")
+    terms: dict[str, float] = {}
+    for word, weight in terms_raw.items():
+        if not isinstance(word, str) or not isinstance(weight, int | float) or weight <= 0:
+            raise LexiconError(f"topic {topic_id}: bad term {word!r}: {weight!r}")
+        k = key(word)
+        if not k:
+            raise LexiconError(f"topic {topic_id}: term {word!r} normalises to nothing")
+        terms[k] = max(float(weight), terms.get(k, 0.0))
+    groups: list[Group] = []
+    for g in raw.get("groups", []) or []:
+        if not isinstance(g, list) or len(g) < 3 or not isinstance(g[0], int | float):
+            raise LexiconError(f"topic {topic_id}: group {g!r} must be [weight, part, part…]")
+        groups.append(Group(_words(g[1:], f"topic {topic_id} group"), float(g[0])))
+    return Topic(
+        id=topic_id,
+        label=label,
+        generic=bool(raw.get("generic", False)),
+        terms=tuple(Term(t, w) for t, w in terms.items()),
+        groups=tuple(groups),
+    )
+
+
+def parse_lexicon(data: Any) -> Lexicon:
+    if not isinstance(data, dict):
+        raise LexiconError("lexicon: expected a mapping at the top")
+    topics_raw = data.get("topics")
+    if not isinstance(topics_raw, dict):
+        raise LexiconError("lexicon: topics missing")
+    missing = set(TOPIC_IDS) - set(topics_raw)
+    extra = set(topics_raw) - set(TOPIC_IDS)
+    if missing or extra:
+        raise LexiconError(f"lexicon: topics missing {sorted(missing)}, unknown {sorted(extra)}")
+    topics = tuple(_topic(tid, topics_raw[tid]) for tid in TOPIC_IDS)
+    commands: dict[str, Command] = {}
+    for name, words in (data.get("commands") or {}).items():
+        command = Command(name)
+        for w in _words(words, f"command {name}"):
+            if commands.get(w, command) != command:
+                raise LexiconError(f"command word {w!r} means two commands")
+            commands[w] = command
+    fillers = data.get("fillers") or {}
+    s = data.get("scoring") or {}
+    return Lexicon(
+        topics=topics,
+        commands=commands,
+        prefix_fillers=tuple(sorted(_words(fillers.get("prefix", []), "prefix"), key=len))[::-1],
+        suffix_fillers=tuple(sorted(_words(fillers.get("suffix", []), "suffix"), key=len))[::-1],
+        greetings=_words(data.get("greetings", []), "greetings"),
+        choice_words=tuple(
+            frozenset(_words(g, "choice_words")) for g in data.get("choice_words", [])
+        ),
+        scoring=Scoring(
+            min_score=float(s.get("min_score", 2)),
+            ambiguity_ratio=float(s.get("ambiguity_ratio", 0.75)),
+            max_candidates=int(s.get("max_candidates", 4)),
+            fuzzy_weight=float(s.get("fuzzy_weight", 0.8)),
+        ),
+    )
+
+
+@lru_cache(maxsize=1)
+def load_lexicon() -> Lexicon:
+    with DATA_FILE.open(encoding="utf-8") as fh:
+        return parse_lexicon(yaml.safe_load(fh))
+
+
+def topic_ids() -> tuple[str, ...]:
+    return tuple(t.id for t in load_lexicon().topics)
+
+
+def topic_label(topic_id: str) -> str:
+    """Short label (≤ 20 characters) for a clarification button; KeyError if unknown."""
+    return load_lexicon().topic(topic_id).label
+
+
+# --- scoring -------------------------------------------------------------------------
+
+
+def _occurrences(needle: str, hay: str) -> list[int]:
+    found: list[int] = []
+    start = hay.find(needle)
+    while start >= 0:
+        found.append(start)
+        start = hay.find(needle, start + 1)
+    return found
+
+
+def typo_distance(pattern: str, text: str, limit: int) -> int:
+    """Smallest edit distance (with adjacent transpositions) between ``pattern`` and any
+    substring of ``text``; returns ``limit + 1`` as soon as it cannot be within ``limit``."""
+    m = len(pattern)
+    prev2: list[int] | None = None
+    prev = list(range(m + 1))  # column for the empty text prefix
+    best = prev[m]
+    for j in range(1, len(text) + 1):
+        cur = [0] * (m + 1)  # a match may start anywhere: row 0 is free
+        tj = text[j - 1]
+        for i in range(1, m + 1):
+            cost = 0 if pattern[i - 1] == tj else 1
+            v = min(prev[i] + 1, cur[i - 1] + 1, prev[i - 1] + cost)
+            if (
+                prev2 is not None
+                and i > 1
+                and j > 1
+                and pattern[i - 1] == text[j - 2]
+                and pattern[i - 2] == tj
+            ):
+                v = min(v, prev2[i - 2] + 1)
+            cur[i] = v
+        best = min(best, cur[m])
+        prev2, prev = prev, cur
+    return best if best <= limit else limit + 1
+
+
+def _typo_limit(term: str) -> int:
+    if len(term) >= 8:
+        return 2
+    return 1 if len(term) >= 4 else 0
+
+
+@dataclass(frozen=True)
+class TopicScores:
+    specific: tuple[tuple[str, float], ...]  # best first
+    generic: tuple[tuple[str, float], ...]
+
+
+def score_topics(text: str, lexicon: Lexicon) -> TopicScores:
+    """Score every topic against ``text`` (already compact normalised)."""
+    hits: list[tuple[int, int, Topic, float]] = []  # start, end, topic, weight
+    for topic in lexicon.topics:
+        for term in topic.terms:
+            for start in _occurrences(term.text, text):
+                hits.append((start, start + len(term.text), topic, term.weight))
+    hits.sort(key=lambda h: h[0] - h[1])  # longest first
+    claimed: list[tuple[int, int, Topic]] = []
+    scores: dict[str, float] = {}
+    counted: set[tuple[str, int, int]] = set()
+    for start, end, topic, weight in hits:
+        inside_other = any(
+            s <= start and end <= e and t.id != topic.id and not t.generic for s, e, t in claimed
+        )
+        if inside_other:
+            continue
+        claimed.append((start, end, topic))
+        # The same characters count once per topic (解約方法 and 解約 both hit cancel).
+        if any(s <= start and end <= e for (tid, s, e) in counted if tid == topic.id):
+            continue
+        counted.add((topic.id, start, end))
+        scores[topic.id] = scores.get(topic.id, 0.0) + weight
+
+    def free(part: str, owner: Topic) -> bool:
+        for start in _occurrences(part, text):
+            end = start + len(part)
+            if not any(
+                s <= start and end <= e and t.id != owner.id and not t.generic
+                for s, e, t in claimed
+            ):
+                return True
+        return False
+
+    for topic in lexicon.topics:
+        for group in topic.groups:
+            if all(free(p, topic) for p in group.parts):
+                scores[topic.id] = scores.get(topic.id, 0.0) + group.weight
+
+    generic_ids = {t.id for t in lexicon.topics if t.generic}
+    if not any(tid not in generic_ids for tid in scores):
+        _add_typo_hits(text[:FUZZY_TEXT_MAX], lexicon, scores)
+
+    ranked = sorted(scores.items(), key=lambda kv: -kv[1])
+    return TopicScores(
+        specific=tuple(kv for kv in ranked if kv[0] not in generic_ids),
+        generic=tuple(kv for kv in ranked if kv[0] in generic_ids),
+    )
+
+
+def _add_typo_hits(text: str, lexicon: Lexicon, scores: dict[str, float]) -> None:
+    if len(text) < 3:
+        return
+    for topic in lexicon.topics:
+        best = 0.0
+        for term in topic.terms:
+            limit = _typo_limit(term.text)
+            if limit == 0 or len(term.text) > len(text) + limit:
+                continue
+            if typo_distance(term.text, text, limit) <= limit:
+                best = max(best, term.weight * lexicon.scoring.fuzzy_weight)
+        if best:
+            scores[topic.id] = scores.get(topic.id, 0.0) + best

@@ -1,0 +1,166 @@
+"""Free text -> Intent, in a fixed order of precedence:
+
+no input → global command (the whole message is one) → the current node's choices →
+a date when the node asks for one → topics → any date → greeting → unknown.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from datetime import date
+
+from core.intent import ChoiceSpec, Expectation, Intent, IntentKind
+from core.nlu.dates import DateParse, parse_date
+from core.nlu.lexicon import Lexicon, key, load_lexicon, score_topics
+from core.nlu.normalize import compact, normalize
+
+CHOICE_FUZZY_RATIO = 0.75  # difflib ratio for a mistyped choice label ("のりかえ" ~ "のりかい")
+CHOICE_CONTAIN_SHARE = 0.4  # a label inside a longer reply must be a fair part of it
+_NUMBER = re.compile(r"^(\d{1,2})(?:番目?|つ目|個目|番目の|つめ|こめ)?$")
+_KANJI_ORDINALS = {"一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8}
+_KANJI_NUMBER = re.compile(r"^([一二三四五六七八])(?:番目?|つ目)$")
+
+
+def _trim(text: str, lexicon: Lexicon) -> str:
+    """Strip politeness around a short answer ("えっと、2番でお願いします" -> "2")."""
+    changed = True
+    while changed and text:
+        changed = False
+        for f in lexicon.prefix_fillers:
+            if text.startswith(f) and len(text) > len(f):
+                text, changed = text[len(f) :], True
+                break
+        for f in lexicon.suffix_fillers:
+            if text.endswith(f) and len(text) > len(f):
+                text, changed = text[: -len(f)], True
+                break
+    return text
+
+
+def _choice_forms(choice: ChoiceSpec, lexicon: Lexicon) -> frozenset[str]:
+    forms = {key(choice.label), key(choice.value), *(key(s) for s in choice.synonyms)}
+    forms.discard("")
+    # A choice meaning "yes" also accepts every other way of saying yes.
+    for group in lexicon.choice_words:
+        if forms & group:
+            forms |= group
+    return frozenset(forms)
+
+
+def _number(trimmed: str) -> int | None:
+    m = _NUMBER.match(trimmed)
+    if m:
+        return int(m.group(1))
+    k = _KANJI_NUMBER.match(trimmed)
+    return _KANJI_ORDINALS[k.group(1)] if k else None
+
+
+def pick_choice(text: str, expect: Expectation, lexicon: Lexicon | None = None) -> str | None:
+    """The value of the choice ``text`` picks among ``expect.choices``, or None."""
+    lex = lexicon or load_lexicon()
+    choices = expect.choices
+    if not choices:
+        return None
+    whole = compact(normalize(text))
+    if not whole:
+        return None
+    trimmed = _trim(whole, lex)
+    n = _number(trimmed)
+    if n is not None:
+        return choices[n - 1].value if 1 <= n <= len(choices) else None
+    forms = [(_choice_forms(c, lex), c) for c in choices]
+    for candidate in (trimmed, whole):
+        exact = [c for f, c in forms if candidate in f]
+        if len(exact) == 1:
+            return exact[0].value
+    # The reply says more than the label ("解約だけしたいです" for 解約だけ): take the choice
+    # whose longest form inside the reply is longest, if that is unambiguous.
+    inside: list[tuple[int, ChoiceSpec]] = []
+    for f, c in forms:
+        found = [len(x) for x in f if len(x) >= 2 and x in whole]
+        if found and max(found) >= CHOICE_CONTAIN_SHARE * len(whole):
+            inside.append((max(found), c))
+    inside.sort(key=lambda lc: -lc[0])
+    if inside and (len(inside) == 1 or inside[0][0] > inside[1][0]):
+        return inside[0][1].value
+    # A typo in a short answer: the closest form, if clearly closest.
+    if len(trimmed) >= 2:
+        best: list[tuple[float, ChoiceSpec]] = []
+        for f, c in forms:
+            ratio = max(
+                (difflib.SequenceMatcher(None, trimmed, x).ratio() for x in f if len(x) >= 2),
+                default=0.0,
+            )
+            best.append((ratio, c))
+        best.sort(key=lambda rc: -rc[0])
+        top = best[0]
+        if top[0] >= CHOICE_FUZZY_RATIO and (len(best) == 1 or best[1][0] < top[0]):
+            return top[1].value
+    return None
+
+
+def _date_intent(parsed: DateParse) -> Intent:
+    if parsed.date is not None:
+        return Intent(IntentKind.DATE, value=parsed.date.isoformat(), date=parsed.date)
+    return Intent(IntentKind.BAD_DATE, value=parsed.matched)
+
+
+def _is_greeting(norm: str, whole: str, lexicon: Lexicon) -> bool:
+    words = set(re.findall(r"[a-z]+", norm))
+    for g in lexicon.greetings:
+        if g.isascii():
+            if g in words:
+                return True
+        elif g in whole:
+            return True
+    return False
+
+
+def understand(text: str, expect: Expectation, today: date) -> Intent:
+    """What the customer means by ``text`` at the node ``expect`` describes. Never raises."""
+    try:
+        return _understand(text, expect, today)
+    except Exception:  # pragma: no cover - a bug here must not take the turn down
+        return Intent(IntentKind.UNKNOWN)
+
+
+def _understand(text: str, expect: Expectation, today: date) -> Intent:
+    lex = load_lexicon()
+    norm = normalize(text if isinstance(text, str) else "")
+    if not norm:
+        return Intent(IntentKind.NO_INPUT)
+    whole = compact(norm)
+    bare = norm.replace(" ", "")  # keeps "?" which compact drops
+    trimmed = _trim(whole, lex) if whole else bare
+    for form in (trimmed, whole, bare):
+        command = lex.commands.get(form)
+        if command is not None:
+            return Intent(IntentKind.COMMAND, value=command.value)
+
+    value = pick_choice(text, expect, lex)
+    if value is not None:
+        return Intent(IntentKind.CHOICE, value=value, node=expect.node)
+
+    parsed = parse_date(text, today)
+    if expect.asks_date and parsed.found:
+        return _date_intent(parsed)
+
+    scores = score_topics(whole, lex)
+    s = lex.scoring
+    if scores.specific and scores.specific[0][1] >= s.min_score:
+        best = scores.specific[0][1]
+        close = tuple(tid for tid, sc in scores.specific if sc >= best * s.ambiguity_ratio)[
+            : s.max_candidates
+        ]
+        if len(close) >= 2:
+            return Intent(IntentKind.AMBIGUOUS, candidates=close)
+        return Intent(IntentKind.TOPIC, value=close[0])
+    if scores.generic and scores.generic[0][1] >= s.min_score:
+        return Intent(IntentKind.TOPIC, value=scores.generic[0][0])
+
+    if parsed.found:
+        return _date_intent(parsed)
+    if _is_greeting(norm, whole, lex):
+        return Intent(IntentKind.START)
+    return Intent(IntentKind.UNKNOWN)
