@@ -1,0 +1,202 @@
+"""One turn: load → understand → step → commit, re-run on a lost compare-and-swap.
+
+The reply is handed back only once the session it came from is committed, so a user is never
+answered from a state that was then thrown away. A redelivered event (same event id) is
+acknowledged without a second answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import os
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Protocol
+
+from core.clock import JST, Clock
+from core.inbound import Inbound, InboundKind
+from core.intent import Expectation, Intent, IntentKind
+from core.metrics import COMMIT_CONFLICTS, INTENTS, TURN_SECONDS, TURNS
+from core.reply import Reply
+from core.session import Session
+from core.store.base import CommitStatus, SessionStore, StoreUnavailable
+
+log = logging.getLogger("iijbot.turn")
+
+Understand = Callable[[str, Expectation, date], Intent]
+
+# Backoff before re-running a conflicted turn: full jitter, doubling from BASE up to CAP
+# (tuned so 50 turns racing on one conversation all land within the 8 default attempts).
+# Racing turns of one conversation are spread apart instead of colliding again in lockstep.
+BACKOFF_BASE = 0.005
+BACKOFF_CAP = 0.1
+
+_PASSTHROUGH = {
+    InboundKind.START: IntentKind.START,
+    InboundKind.NO_INPUT: IntentKind.NO_INPUT,
+    InboundKind.FORGET: IntentKind.FORGET,
+}
+
+
+class Dialogue(Protocol):
+    flow_version: str
+
+    def expectation(self, session: Session | None) -> Expectation: ...
+
+    def step(
+        self, session: Session | None, intent: Intent, now: datetime, *, expired: bool = False
+    ) -> tuple[Session | None, Reply]: ...
+
+
+@dataclass(frozen=True)
+class TurnOutcome:
+    reply: Reply | None  # None: nothing to send (a redelivered event)
+    duplicate: bool
+    version: int = 0  # the session version after this turn (0: no session is kept)
+
+
+class TurnConflict(RuntimeError):
+    """Every attempt lost the compare-and-swap: the conversation is too busy right now."""
+
+
+def today_jst(now: datetime) -> date:
+    return now.astimezone(JST).date() if now.tzinfo is not None else now.date()
+
+
+def _default_understand() -> Understand:
+    # Imported here so the store and the runner can be used (and tested) without the NLU
+    # data being loaded at import time.
+    from core.nlu import understand
+
+    return understand
+
+
+def _conversation_ref(inbound: Inbound) -> str:
+    # Logs correlate one conversation's turns without carrying the platform user id.
+    return hashlib.sha256(inbound.key.tag.encode()).hexdigest()[:12]
+
+
+class TurnRunner:
+    def __init__(
+        self,
+        store: SessionStore,
+        dialogue: Dialogue,
+        clock: Clock,
+        *,
+        max_attempts: int = 8,
+        understand: Understand | None = None,
+    ) -> None:
+        if max_attempts < 1:
+            raise ValueError("max_attempts must be at least 1")
+        self._store = store
+        self._dialogue = dialogue
+        self._clock = clock
+        self._max_attempts = max_attempts
+        self._understand = understand if understand is not None else _default_understand()
+        self._log_text = os.environ.get("IIJBOT_LOG_TEXT") == "1"
+
+    @property
+    def store(self) -> SessionStore:
+        return self._store
+
+    @property
+    def dialogue(self) -> Dialogue:
+        return self._dialogue
+
+    def intent_for(self, inbound: Inbound, session: Session | None, now: datetime) -> Intent:
+        kind = inbound.kind
+        if kind is InboundKind.TEXT:
+            expect = self._dialogue.expectation(session)
+            return self._understand(inbound.text, expect, today_jst(now))
+        if kind is InboundKind.CHOICE:
+            return Intent(
+                IntentKind.CHOICE, value=inbound.choice_value or "", node=inbound.choice_node
+            )
+        if kind is InboundKind.DATE:
+            if inbound.date is None:
+                return Intent(IntentKind.BAD_DATE)
+            return Intent(IntentKind.DATE, date=inbound.date)
+        return Intent(_PASSTHROUGH[kind])
+
+    async def run(self, inbound: Inbound) -> TurnOutcome:
+        platform = inbound.key.platform
+        started = time.perf_counter()
+        try:
+            outcome, intent, attempts = await self._attempt_all(inbound)
+        except StoreUnavailable:
+            TURNS.labels(platform, "store_error").inc()
+            self._log(inbound, "store_error", None, None, 0, started, self._max_attempts)
+            raise
+        except TurnConflict:
+            TURNS.labels(platform, "conflict_exhausted").inc()
+            self._log(inbound, "conflict_exhausted", None, None, 0, started, self._max_attempts)
+            raise
+        label = "duplicate" if outcome.duplicate else "ok"
+        TURNS.labels(platform, label).inc()
+        TURN_SECONDS.labels(platform).observe(time.perf_counter() - started)
+        if intent is not None:
+            INTENTS.labels(intent.kind.value).inc()
+        node = outcome.reply.node if outcome.reply is not None else None
+        self._log(inbound, label, node, intent, outcome.version, started, attempts)
+        return outcome
+
+    async def _attempt_all(self, inbound: Inbound) -> tuple[TurnOutcome, Intent | None, int]:
+        key, event_id = inbound.key, inbound.event_id or None
+        for attempt in range(1, self._max_attempts + 1):
+            loaded = await self._store.load(key, event_id)
+            if loaded.duplicate:
+                return TurnOutcome(None, True, loaded.version), None, attempt
+            now = self._clock.now()  # once per attempt: understand and step agree on "today"
+            intent = self.intent_for(inbound, loaded.session, now)
+            session, reply = self._dialogue.step(
+                loaded.session, intent, now, expired=loaded.expired
+            )
+            status = await self._store.commit(key, session, loaded.version, event_id)
+            if status is CommitStatus.OK:
+                version = 0 if session is None else loaded.version + 1
+                return TurnOutcome(reply, False, version), intent, attempt
+            if status is CommitStatus.DUPLICATE:
+                # Another delivery of the same event committed between our load and commit.
+                return TurnOutcome(None, True, loaded.version), intent, attempt
+            COMMIT_CONFLICTS.labels(key.platform).inc()
+            if attempt < self._max_attempts:
+                await asyncio.sleep(random.uniform(0, min(BACKOFF_CAP, BACKOFF_BASE * 2**attempt)))
+        raise TurnConflict(
+            f"turn on {key.platform} lost the session compare-and-swap "
+            f"{self._max_attempts} times in a row; the conversation is too busy"
+        )
+
+    def _log(
+        self,
+        inbound: Inbound,
+        outcome: str,
+        node: str | None,
+        intent: Intent | None,
+        version: int,
+        started: float,
+        attempts: int,
+    ) -> None:
+        if not log.isEnabledFor(logging.INFO):
+            return
+        extra = ""
+        if self._log_text and inbound.text:
+            extra = f" text={inbound.text!r}"
+        log.info(
+            "turn outcome=%s platform=%s conv=%s inbound=%s intent=%s node=%s version=%d "
+            "attempts=%d ms=%.1f%s",
+            outcome,
+            inbound.key.platform,
+            _conversation_ref(inbound),
+            inbound.kind.value,
+            intent.kind.value if intent is not None else "-",
+            node or "-",
+            version,
+            attempts,
+            (time.perf_counter() - started) * 1000,
+            extra,
+        )
