@@ -1,0 +1,111 @@
+"""One log line per event, key=value (logfmt), with secrets scrubbed before anything is written.
+
+Log collectors (Docker, Kubernetes) split on newlines, so a multi-line traceback is folded
+into one `exc=` field. The redaction runs on the handler, so records from every library
+(uvicorn, slack_sdk, aiohttp, redis) pass through it, not just ours.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import TextIO
+
+from bots.settings import Settings
+
+REDACTED = "***"
+
+# Shapes of credentials worth hiding even when they are not our configured ones: Slack
+# tokens, bearer headers and user:password@ in URLs.
+_PATTERNS = (
+    re.compile(r"xox[abposr]-[A-Za-z0-9-]+"),
+    re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+"),
+    re.compile(r"(?<=://)[^@/\s:]*:[^@/\s]*@"),
+)
+
+# Attributes every LogRecord has; anything else came from `extra=` and is logged as a field.
+_STANDARD = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
+
+
+class RedactingFilter(logging.Filter):
+    """Replaces configured secrets and token-shaped strings in the final message text."""
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        super().__init__()
+        # Longest first, so a secret that contains another is replaced whole.
+        self._secrets = tuple(sorted({s for s in secrets if len(s) >= 4}, key=len, reverse=True))
+
+    def redact(self, text: str) -> str:
+        for secret in self._secrets:
+            text = text.replace(secret, REDACTED)
+        for pattern in _PATTERNS:
+            text = pattern.sub(lambda m: (m.group(1) if m.groups() else "") + REDACTED, text)
+        return text
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = self.redact(record.getMessage())
+        record.args = None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = self.redact(record.exc_text)
+        record.exc_info = None  # the redacted exc_text is what gets written
+        for name, value in list(vars(record).items()):
+            if name not in _STANDARD and isinstance(value, str):
+                setattr(record, name, self.redact(value))
+        return True
+
+
+class LogfmtFormatter(logging.Formatter):
+    """ts=… level=… logger=… msg="…" plus any `extra=` fields, on a single line."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        ts = datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds")
+        pairs: list[tuple[str, object]] = [
+            ("ts", ts.replace("+00:00", "Z")),
+            ("level", record.levelname),
+            ("logger", record.name),
+            ("msg", record.getMessage()),
+        ]
+        pairs += [(k, v) for k, v in vars(record).items() if k not in _STANDARD]
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            pairs.append(("exc", record.exc_text))
+        return " ".join(f"{key}={_value(val)}" for key, val in pairs)
+
+
+def _value(value: object) -> str:
+    text = str(value)
+    if text and not any(c in text for c in ' ="\\\n\r\t'):
+        return text
+    escaped = (
+        text.replace("\\", "\\\\")
+        .replace('"', '\\"')
+        .replace("\n", "\\n")
+        .replace("\r", "\\r")
+        .replace("\t", "\\t")
+    )
+    return f'"{escaped}"'
+
+
+def configure_logging(settings: Settings, stream: TextIO | None = None) -> logging.Handler:
+    """Route every logger through one redacting logfmt handler on stderr at LOG_LEVEL.
+    Returns the handler (tests read what it wrote)."""
+    handler = logging.StreamHandler(stream if stream is not None else sys.stderr)
+    handler.setFormatter(LogfmtFormatter())
+    handler.addFilter(RedactingFilter(settings.secret_values()))
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(settings.log_level)
+    # uvicorn installs its own handlers unless told otherwise; make its loggers use ours.
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        lg = logging.getLogger(name)
+        lg.handlers.clear()
+        lg.propagate = True
+    return handler
