@@ -1,0 +1,212 @@
+"""Named computations that fill answer templates from the user's answers.
+
+Each declares the template variables it produces and the rules it relies on, so
+the validator can prove every `{variable}` in flow.yaml is filled and every
+rule-based card can name its source. Computations are pure: `now` comes in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from core.clock import JST
+from core.policy import RuleBook, format_date_ja, format_datetime_ja, format_month_ja
+from core.policy.calculators import (
+    cancellation_effective,
+    first_month_proration,
+    initial_cancellation,
+    minimum_period,
+    mnp_out,
+    voice_penalty,
+    withdrawal,
+)
+
+
+@dataclass(frozen=True)
+class Context:
+    answers: Mapping[str, str]
+    now: datetime
+    rules: RuleBook
+
+    @property
+    def today(self) -> date:
+        return self.now.astimezone(JST).date()
+
+    def day(self, slot: str) -> date:
+        return date.fromisoformat(self.answers[slot])
+
+    def get(self, slot: str, default: str = "") -> str:
+        return self.answers.get(slot, default)
+
+
+ComputeFn = Callable[[Context], Mapping[str, str]]
+
+
+@dataclass(frozen=True)
+class Computation:
+    name: str
+    outputs: frozenset[str]
+    rules: tuple[str, ...]
+    needs: tuple[str, ...]  # slots that must be answered before it can run
+    fn: ComputeFn
+
+    def run(self, ctx: Context) -> dict[str, str]:
+        values = dict(self.fn(ctx))
+        missing = self.outputs - values.keys()
+        if missing:  # a bug in the computation, not in the user's input
+            raise KeyError(f"compute {self.name} did not produce {sorted(missing)}")
+        return values
+
+
+REGISTRY: dict[str, Computation] = {}
+
+
+def computation(
+    name: str, outputs: tuple[str, ...], rules: tuple[str, ...] = (), needs: tuple[str, ...] = ()
+) -> Callable[[ComputeFn], ComputeFn]:
+    def register(fn: ComputeFn) -> ComputeFn:
+        REGISTRY[name] = Computation(name, frozenset(outputs), rules, needs, fn)
+        return fn
+
+    return register
+
+
+# ---- the computations the flow names ---------------------------------------------------
+
+
+def _yen(amount: int) -> str:
+    return f"{amount:,}円"
+
+
+@computation("cancel_today", ("applied", "effective"), rules=("R1",))
+def _cancel_today(ctx: Context) -> Mapping[str, str]:
+    r = cancellation_effective(ctx.today, ctx.rules)
+    return {"applied": format_date_ja(r.applied_on), "effective": format_date_ja(r.effective_on)}
+
+
+@computation("mnp_out", ("fee", "line_ends", "billing"), rules=("R7",))
+def _mnp_out(ctx: Context) -> Mapping[str, str]:
+    r = mnp_out(ctx.rules, ctx.today)
+    billing = "転出した月の月額料金は日割りにならず、満額です。" if r.month_billed_in_full else ""
+    return {"fee": _yen(r.fee_yen), "line_ends": r.line_ends, "billing": billing}
+
+
+@computation(
+    "min_period",
+    ("start", "period_end", "earliest", "inside", "rule_text"),
+    rules=("R3",),
+    needs=("start_date",),
+)
+def _min_period(ctx: Context) -> Mapping[str, str]:
+    r = minimum_period(ctx.day("start_date"), ctx.today, ctx.rules)
+    kind = r.rule.str_param("kind")
+    inside = (
+        f"いま申し込むと、期間の終わる{format_date_ja(r.period_end)}付けの解約になります。"
+        if r.inside_period
+        else "最低利用期間はもう終わっています。"
+    )
+    return {
+        "start": format_date_ja(r.billing_start),
+        "period_end": format_date_ja(r.period_end),
+        "earliest": format_date_ja(r.earliest_effective_cancellation),
+        "inside": inside,
+        "rule_text": "利用開始月の末日まで"
+        if kind == "same_month_end"
+        else "利用開始月の翌月の末日まで",
+    }
+
+
+@computation(
+    "initial",
+    ("received", "last_day", "status"),
+    rules=("R4",),
+    needs=("received_date",),
+)
+def _initial(ctx: Context) -> Mapping[str, str]:
+    r = initial_cancellation(ctx.day("received_date"), ctx.today, ctx.rules)
+    if not r.still_possible:
+        status = "期限を過ぎているため、初期契約解除はできません。"
+    elif r.days_left == 0:
+        status = "今日が最終日です。お急ぎください。"
+    else:
+        status = f"まだ間に合います（あと{r.days_left}日）。"
+    return {
+        "received": format_date_ja(r.received_on),
+        "last_day": format_date_ja(r.last_day),
+        "status": status,
+    }
+
+
+@computation(
+    "withdraw",
+    ("scheduled", "deadline", "status", "checked_at"),
+    rules=("R5",),
+    needs=("cancel_day",),
+)
+def _withdraw(ctx: Context) -> Mapping[str, str]:
+    r = withdrawal(ctx.day("cancel_day"), ctx.now, ctx.rules)
+    status = (
+        "いまなら会員専用ページから取り消せます。"
+        if r.possible
+        else "取り消しの期限を過ぎているため、取り消せません。"
+    )
+    return {
+        "scheduled": format_date_ja(r.scheduled_day),
+        "deadline": f"{format_datetime_ja(r.deadline)}（日本時間）",
+        "status": status,
+        "checked_at": format_datetime_ja(r.at),
+    }
+
+
+@computation(
+    "voice_penalty",
+    ("start", "end", "result", "last_month"),
+    rules=("R6",),
+    needs=("start_date", "voice_end"),
+)
+def _voice_penalty(ctx: Context) -> Mapping[str, str]:
+    start, end = ctx.day("start_date"), ctx.day("voice_end")
+    if end < start:
+        return {
+            "start": format_date_ja(start),
+            "end": format_date_ja(end),
+            "result": "終了日が利用開始日より前のため判定できません。「戻る」で直せます。",
+            "last_month": "",
+        }
+    r = voice_penalty(start, end, True, ctx.rules)
+    result = (
+        f"かかります（{_yen(r.amount_yen)}・{r.tax}）"
+        if r.applies
+        else "かかりません（12か月目を過ぎています）"
+    )
+    return {
+        "start": format_date_ja(start),
+        "end": format_date_ja(end),
+        "result": result,
+        "last_month": f"{format_month_ja(r.last_month_charged)}まで",
+    }
+
+
+@computation(
+    "proration",
+    ("start", "days", "amount", "cancel_month"),
+    rules=("R2",),
+    needs=("start_date",),
+)
+def _proration(ctx: Context) -> Mapping[str, str]:
+    fee_raw = ctx.get("monthly_fee")
+    fee = int(fee_raw) if fee_raw.isdigit() else None
+    r = first_month_proration(ctx.day("start_date"), fee, ctx.rules)
+    amount = ""
+    if r.amount_yen is not None and fee is not None:
+        amount = f"約{_yen(r.amount_yen)}（月額{_yen(fee)}の場合・税込の目安）"
+    return {
+        "start": format_date_ja(r.start),
+        "days": f"{r.days_used}日分 / {r.days_in_month}日",
+        "amount": amount,
+        "cancel_month": "解約する月は日割りにならず、1か月分かかります。"
+        if not r.cancellation_month_prorated
+        else "",
+    }

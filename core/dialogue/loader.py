@@ -1,0 +1,57 @@
+"""Reads flow.yaml and texts.yaml; a flow that fails validation never loads."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from core.dialogue.model import Flow, parse_flow
+from core.dialogue.validator import validate_flow
+
+HERE = Path(__file__).parent
+FLOW_PATH = HERE / "flow.yaml"
+TEXTS_PATH = HERE / "texts.yaml"
+
+
+class FlowError(ValueError):
+    """The flow file is unusable; `problems` lists every reason."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("flow.yaml has problems:\n" + "\n".join(f"- {p}" for p in problems))
+        self.problems = problems
+
+
+def flow_version(content: bytes) -> str:
+    # Content hash: a session saved under another file knows the flow changed.
+    return hashlib.sha256(content).hexdigest()[:12]
+
+
+def read_raw(path: Path | None = None) -> tuple[Any, str]:
+    content = (path or FLOW_PATH).read_bytes()
+    try:
+        raw = yaml.safe_load(content)
+    except yaml.YAMLError as exc:
+        raise FlowError([f"not valid YAML: {exc}"]) from exc
+    return raw, flow_version(content)
+
+
+def load_flow(path: Path | None = None) -> Flow:
+    raw, version = read_raw(path)
+    problems = validate_flow(raw)
+    flow, _ = parse_flow(raw, version)
+    if problems or flow is None:
+        raise FlowError(problems or ["flow could not be parsed"])
+    return flow
+
+
+@cache
+def load_texts(path: Path = TEXTS_PATH) -> Mapping[str, str]:
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    if not isinstance(data, dict):
+        raise FlowError([f"{path.name}: must be a mapping of text ids to texts"])
+    return {str(k): str(v) for k, v in data.items()}

@@ -1,0 +1,216 @@
+"""Checks that make a flow safe to run: every problem is reported, not just the first."""
+
+from __future__ import annotations
+
+import string
+from collections import deque
+from collections.abc import Iterable, Mapping
+from datetime import date
+from typing import Any
+
+from core.dialogue.compute import REGISTRY, Computation
+from core.dialogue.model import (
+    NAV_MENU,
+    TOPIC_PREFIX,
+    Flow,
+    Node,
+    NodeKind,
+    parse_flow,
+    resolve_bound,
+)
+from core.reply import MAX_CHOICES, MAX_TITLE, MAX_VALUE
+
+LINE_LABEL = 20
+SLACK_LABEL = 75
+MAX_CARD_ROWS = 6
+MAX_CARD_STEPS = 6
+SET_TOKENS = ("$today", "$month_end")
+
+
+def validate_flow(
+    raw: Any,
+    *,
+    topic_ids: Iterable[str] | None = None,
+    computations: Mapping[str, Computation] | None = None,
+    rule_ids: Iterable[str] | None = None,
+) -> list[str]:
+    """Every problem of a raw (YAML-loaded) flow, as readable lines; empty when it is sound.
+
+    topic_ids default to core.nlu's lexicon; rule_ids, when given, must cover every
+    rule an answer declares.
+    """
+    flow, errors = parse_flow(raw)
+    if flow is None:
+        return errors
+    comps = REGISTRY if computations is None else computations
+    wanted_topics = set(_nlu_topic_ids() if topic_ids is None else topic_ids)
+    known_rules = None if rule_ids is None else set(rule_ids)
+    errors += _check_targets(flow)
+    errors += _check_reachable(flow)
+    for node in flow.nodes.values():
+        errors += _check_node(flow, node, comps, known_rules)
+    for tid in sorted(wanted_topics - flow.topics.keys()):
+        errors += [f"topic {tid}: no entry node in the flow"]
+    for t in flow.topics.values():
+        if len(t.label) > LINE_LABEL:
+            errors.append(f"topic {t.id}: label {t.label!r} longer than {LINE_LABEL}")
+    return errors
+
+
+def _nlu_topic_ids() -> tuple[str, ...]:
+    try:
+        from core.nlu import topic_ids
+    except ImportError:  # understanding not installed yet: check the flow's own topics only
+        return ()
+    return tuple(topic_ids())
+
+
+def edges(node: Node) -> list[str]:
+    out = [c.next for c in node.choices]
+    if node.next:
+        out.append(node.next)
+    out += [target for _, target in node.cases]
+    return out
+
+
+def _check_targets(flow: Flow) -> list[str]:
+    errors = []
+    for node in flow.nodes.values():
+        for target in edges(node):
+            if target not in flow.nodes:
+                errors.append(f"node {node.id}: route to missing node {target!r}")
+    for t in flow.topics.values():
+        if t.node not in flow.nodes:
+            errors.append(f"topic {t.id}: entry node {t.node!r} does not exist")
+    return errors
+
+
+def _check_reachable(flow: Flow) -> list[str]:
+    roots = [flow.start, *(t.node for t in flow.topics.values())]
+    seen: set[str] = set()
+    queue = deque(r for r in roots if r in flow.nodes)
+    while queue:
+        nid = queue.popleft()
+        if nid in seen:
+            continue
+        seen.add(nid)
+        queue.extend(t for t in edges(flow.nodes[nid]) if t in flow.nodes)
+    return [f"node {nid}: unreachable from the menu" for nid in flow.nodes if nid not in seen]
+
+
+def _check_node(
+    flow: Flow, node: Node, comps: Mapping[str, Computation], known_rules: set[str] | None
+) -> list[str]:
+    where = f"node {node.id}"
+    errors = _check_choices(where, node)
+    if node.kind is NodeKind.QUESTION:
+        if not node.text or not node.choices:
+            errors.append(f"{where}: a question needs text and choices")
+        if node.slot:
+            for c in node.choices:
+                if node.slot not in dict(c.sets):
+                    errors.append(f"{where}: choice {c.value!r} does not set slot {node.slot!r}")
+    elif node.kind is NodeKind.DATE:
+        if not node.text or not node.slot or not node.next:
+            errors.append(f"{where}: a date question needs text, slot and next")
+        for bound in (node.min, node.max):
+            if not _bound_ok(bound):
+                errors.append(f"{where}: bad date bound {bound!r}")
+    elif node.kind is NodeKind.SWITCH:
+        if not node.next:
+            errors.append(f"{where}: a switch needs a default 'next'")
+        if bool(node.slot) == bool(node.compute_key):
+            errors.append(f"{where}: a switch routes on exactly one of 'slot' or 'on_computed'")
+    elif node.kind is NodeKind.ANSWER:
+        errors += _check_answer(flow, node, comps, known_rules)
+    if node.compute is not None:
+        comp = comps.get(node.compute)
+        if comp is None:
+            errors.append(f"{where}: unknown compute {node.compute!r}")
+        elif node.compute_key and node.compute_key not in comp.outputs:
+            errors.append(f"{where}: compute {comp.name} does not produce {node.compute_key!r}")
+    elif node.compute_key:
+        errors.append(f"{where}: 'on_computed' needs a 'compute'")
+    return errors
+
+
+def _check_choices(where: str, node: Node) -> list[str]:
+    errors = []
+    values = [c.value for c in node.choices]
+    for dup in sorted({v for v in values if values.count(v) > 1}):
+        errors.append(f"{where}: choice value {dup!r} used twice")
+    # +1: the engine may add a menu button when a user is stuck
+    if len(node.choices) + 1 > MAX_CHOICES:
+        errors.append(f"{where}: {len(node.choices)} choices, at most {MAX_CHOICES - 1}")
+    for c in node.choices:
+        if not c.label.strip() or len(c.label) > LINE_LABEL:
+            errors.append(f"{where}: label {c.label!r} is empty or over {LINE_LABEL} (LINE)")
+        if len(c.label) > SLACK_LABEL:
+            errors.append(f"{where}: label {c.label!r} over {SLACK_LABEL} (Slack)")
+        if not c.value or len(c.value) > MAX_VALUE:
+            errors.append(f"{where}: choice value {c.value!r} empty or over {MAX_VALUE}")
+        if c.value.startswith((TOPIC_PREFIX, "nav:")) and c.value != NAV_MENU:
+            errors.append(f"{where}: choice value {c.value!r} uses a reserved prefix")
+        for slot, v in c.sets:
+            if v.startswith("$") and v not in SET_TOKENS:
+                errors.append(f"{where}: choice {c.value!r} sets {slot} to unknown token {v}")
+    return errors
+
+
+def _check_answer(
+    flow: Flow, node: Node, comps: Mapping[str, Computation], known_rules: set[str] | None
+) -> list[str]:
+    where = f"node {node.id}"
+    errors = []
+    if not node.title:
+        errors.append(f"{where}: an answer needs a title")
+    if len(node.title) > MAX_TITLE:
+        errors.append(f"{where}: title longer than {MAX_TITLE}")
+    if len(node.rows) > MAX_CARD_ROWS or len(node.steps) > MAX_CARD_STEPS:
+        errors.append(f"{where}: card over {MAX_CARD_ROWS} rows or {MAX_CARD_STEPS} steps")
+    if not node.choices:
+        errors.append(f"{where}: dead end (an answer needs follow-up choices)")
+    elif not any(c.next == flow.start for c in node.choices):
+        errors.append(f"{where}: no follow-up back to the menu")
+    comp = comps.get(node.compute) if node.compute else None
+    produced = comp.outputs if comp is not None else frozenset()
+    for tpl in node.templates():
+        for var in _variables(tpl, where, errors):
+            if var not in produced:
+                errors.append(f"{where}: template variable {{{var}}} is not computed")
+    if comp is not None:
+        for rule in comp.rules:
+            if rule not in node.rules:
+                errors.append(
+                    f"{where}: uses rule {rule} (via {comp.name}) but does not declare it"
+                )
+    if node.rules and node.link is None:
+        errors.append(f"{where}: a rule-based answer needs a link to the official page")
+    if not node.rules and not node.source:
+        errors.append(f"{where}: an answer needs 'rules' or a 'source'")
+    if node.link is not None:
+        if len(node.link.label) > LINE_LABEL:
+            errors.append(f"{where}: link label longer than {LINE_LABEL}")
+        if not node.link.url.startswith("https://"):
+            errors.append(f"{where}: link must be https")
+    if known_rules is not None:
+        for rule in node.rules:
+            if rule not in known_rules:
+                errors.append(f"{where}: declares unknown rule {rule}")
+    return errors
+
+
+def _variables(template: str, where: str, errors: list[str]) -> list[str]:
+    try:
+        return [name for _, name, _, _ in string.Formatter().parse(template) if name]
+    except ValueError as exc:
+        errors.append(f"{where}: bad template {template!r}: {exc}")
+        return []
+
+
+def _bound_ok(bound: str) -> bool:
+    try:
+        resolve_bound(bound, date(2026, 1, 1))
+    except ValueError:
+        return False
+    return True
