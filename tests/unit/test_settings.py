@@ -1,0 +1,219 @@
+"""Settings: what an operator sets in the environment and what the server then believes."""
+
+from __future__ import annotations
+
+import pytest
+
+from bots.settings import ENV_VARS, Settings, SettingsError
+from core.store.base import DEFAULT_SESSION_TTL
+
+LINE_SECRET = "line-channel-secret-0123456789abcdef"
+LINE_TOKEN = "line-access-token-ZYXWVUTSRQPONMLK"
+SLACK_SECRET = "slack-signing-secret-8f3a9c1d"
+SLACK_TOKEN = "xoxb-1111-2222-abcdefABCDEF"
+REDIS_PASSWORD = "r3dis-pa55word"
+
+FULL = {
+    "REDIS_URL": f"redis://:{REDIS_PASSWORD}@redis.internal:6379/2",
+    "LINE_CHANNEL_SECRET": LINE_SECRET,
+    "LINE_CHANNEL_ACCESS_TOKEN": LINE_TOKEN,
+    "SLACK_SIGNING_SECRET": SLACK_SECRET,
+    "SLACK_BOT_TOKEN": SLACK_TOKEN,
+}
+
+
+def test_empty_environment_gives_documented_defaults() -> None:
+    s = Settings.from_env({})
+    assert s.redis_url is None
+    assert s.line_api_base_url == "https://api.line.me"
+    assert s.slack_api_url == "https://slack.com/api/"
+    assert s.session_ttl == DEFAULT_SESSION_TTL == 86400
+    assert s.log_level == "INFO"
+    assert s.log_text is False
+    assert not s.line_enabled
+    assert not s.slack_enabled
+
+
+def test_full_environment_enables_both_platforms() -> None:
+    s = Settings.from_env(FULL)
+    assert s.line_enabled and s.slack_enabled
+    assert s.line_missing == () and s.slack_missing == ()
+    assert s.redis_url == FULL["REDIS_URL"]
+    assert s.line_channel_access_token == LINE_TOKEN
+    assert s.slack_bot_token == SLACK_TOKEN
+
+
+@pytest.mark.parametrize(
+    ("env", "line", "slack"),
+    [
+        ({"LINE_CHANNEL_SECRET": LINE_SECRET}, ("LINE_CHANNEL_ACCESS_TOKEN",), None),
+        ({"LINE_CHANNEL_ACCESS_TOKEN": LINE_TOKEN}, ("LINE_CHANNEL_SECRET",), None),
+        ({"SLACK_BOT_TOKEN": SLACK_TOKEN}, None, ("SLACK_SIGNING_SECRET",)),
+        (
+            {"SLACK_SIGNING_SECRET": SLACK_SECRET, "SLACK_BOT_TOKEN": "  "},
+            None,
+            ("SLACK_BOT_TOKEN",),
+        ),
+    ],
+)
+def test_a_platform_with_one_secret_is_not_enabled_and_names_the_missing_one(
+    env: dict[str, str], line: tuple[str, ...] | None, slack: tuple[str, ...] | None
+) -> None:
+    s = Settings.from_env(env)
+    if line is not None:
+        assert not s.line_enabled
+        assert s.line_missing == line
+    if slack is not None:
+        assert not s.slack_enabled
+        assert s.slack_missing == slack
+
+
+def test_values_are_trimmed_and_blank_means_unset() -> None:
+    s = Settings.from_env(
+        {
+            "LINE_CHANNEL_SECRET": f"{LINE_SECRET}\n",
+            "LINE_CHANNEL_ACCESS_TOKEN": LINE_TOKEN,
+            "REDIS_URL": "  ",
+            "LOG_LEVEL": "",
+        }
+    )
+    assert s.line_channel_secret == LINE_SECRET
+    assert s.redis_url is None
+    assert s.log_level == "INFO"
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("https://slack.com/api", "https://slack.com/api/"),
+        ("https://slack.com/api/", "https://slack.com/api/"),
+        ("http://127.0.0.1:9999", "http://127.0.0.1:9999/"),
+    ],
+)
+def test_slack_api_url_always_ends_with_a_slash(given: str, expected: str) -> None:
+    assert Settings.from_env({"SLACK_API_URL": given}).slack_api_url == expected
+
+
+def test_line_api_base_url_is_used_without_trailing_slash() -> None:
+    s = Settings.from_env({"LINE_API_BASE_URL": "http://127.0.0.1:8081/"})
+    assert s.line_api_base_url == "http://127.0.0.1:8081"
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"), [("60", 60), ("3600", 3600), (" 86400 ", 86400), ("2592000", 2592000)]
+)
+def test_session_ttl_accepts_whole_seconds_in_range(value: str, expected: int) -> None:
+    assert Settings.from_env({"IIJBOT_SESSION_TTL": value}).session_ttl == expected
+
+
+@pytest.mark.parametrize("value", ["0", "-5", "59", "2592001", "1h", "3.5", "abc"])
+def test_session_ttl_rejects_nonsense_with_the_variable_name(value: str) -> None:
+    with pytest.raises(SettingsError, match="IIJBOT_SESSION_TTL"):
+        Settings.from_env({"IIJBOT_SESSION_TTL": value})
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("debug", "DEBUG"), ("Info", "INFO"), ("warn", "WARNING"), ("ERROR", "ERROR")],
+)
+def test_log_level_is_case_insensitive(value: str, expected: str) -> None:
+    assert Settings.from_env({"LOG_LEVEL": value}).log_level == expected
+
+
+def test_unknown_log_level_is_rejected() -> None:
+    with pytest.raises(SettingsError, match="LOG_LEVEL"):
+        Settings.from_env({"LOG_LEVEL": "verbose"})
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("1", True), ("true", True), ("YES", True), ("on", True), ("0", False), ("off", False)],
+)
+def test_log_text_flag(value: str, expected: bool) -> None:
+    assert Settings.from_env({"IIJBOT_LOG_TEXT": value}).log_text is expected
+
+
+def test_log_text_rejects_an_unclear_value() -> None:
+    with pytest.raises(SettingsError, match="IIJBOT_LOG_TEXT"):
+        Settings.from_env({"IIJBOT_LOG_TEXT": "maybe"})
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "redis://localhost:6379/0",
+        "rediss://:pw@cache.example:6380/1",
+        "unix:///var/run/redis.sock",
+        "redis+sentinel://s1:26379,s2:26379/mymaster/0",
+        "redis+cluster://n1:7000,n2:7001",
+    ],
+)
+def test_redis_url_accepts_the_schemes_the_store_understands(url: str) -> None:
+    assert Settings.from_env({"REDIS_URL": url}).redis_url == url
+
+
+@pytest.mark.parametrize(
+    "url", ["localhost:6379", "http://redis:6379", "redis://", "memcached://x"]
+)
+def test_redis_url_rejects_other_shapes(url: str) -> None:
+    with pytest.raises(SettingsError, match="REDIS_URL"):
+        Settings.from_env({"REDIS_URL": url})
+
+
+def test_redis_url_error_never_echoes_a_password() -> None:
+    with pytest.raises(SettingsError) as info:
+        Settings.from_env({"REDIS_URL": f"http://:{REDIS_PASSWORD}@redis:6379"})
+    assert REDIS_PASSWORD not in str(info.value)
+
+
+@pytest.mark.parametrize("name", ["LINE_API_BASE_URL", "SLACK_API_URL"])
+@pytest.mark.parametrize("value", ["api.line.me", "ftp://example.com", "https://"])
+def test_api_urls_must_be_http(name: str, value: str) -> None:
+    with pytest.raises(SettingsError, match=name):
+        Settings.from_env({name: value})
+
+
+def test_repr_and_str_never_show_secrets() -> None:
+    s = Settings.from_env(FULL)
+    for text in (repr(s), str(s), f"{s}", f"{s!r}"):
+        for secret in (LINE_SECRET, LINE_TOKEN, SLACK_SECRET, SLACK_TOKEN, REDIS_PASSWORD):
+            assert secret not in text
+        assert "line=on" in text and "slack=on" in text and "redis_url=set" in text
+
+
+def test_repr_shows_the_non_secret_settings() -> None:
+    s = Settings.from_env({"LOG_LEVEL": "debug", "IIJBOT_SESSION_TTL": "600"})
+    assert "log_level='DEBUG'" in repr(s)
+    assert "session_ttl=600" in repr(s)
+    assert "line=off" in repr(s) and "redis_url=unset" in repr(s)
+
+
+def test_secret_values_lists_every_credential_including_the_redis_password() -> None:
+    secrets = set(Settings.from_env(FULL).secret_values())
+    assert secrets == {LINE_SECRET, LINE_TOKEN, SLACK_SECRET, SLACK_TOKEN, REDIS_PASSWORD}
+
+
+def test_settings_are_immutable() -> None:
+    s = Settings.from_env(FULL)
+    with pytest.raises(AttributeError):
+        s.log_level = "DEBUG"  # type: ignore[misc]
+
+
+def test_every_documented_variable_is_read() -> None:
+    # A value for every variable changes the result: none of them is silently ignored.
+    base = Settings.from_env({})
+    changed = {
+        "REDIS_URL": "redis://x:6379/0",
+        "LINE_CHANNEL_SECRET": "a" * 8,
+        "LINE_CHANNEL_ACCESS_TOKEN": "b" * 8,
+        "LINE_API_BASE_URL": "http://line.local",
+        "SLACK_SIGNING_SECRET": "c" * 8,
+        "SLACK_BOT_TOKEN": "xoxb-d",
+        "SLACK_API_URL": "http://slack.local/api/",
+        "IIJBOT_SESSION_TTL": "120",
+        "LOG_LEVEL": "ERROR",
+        "IIJBOT_LOG_TEXT": "1",
+    }
+    assert set(changed) == set(ENV_VARS)
+    for name, value in changed.items():
+        assert Settings.from_env({name: value}) != base, name
