@@ -4,8 +4,9 @@ Scoring works on the compact normalised message (see normalize.compact):
 1. every word of every topic found in the message is a hit; the longest hits claim their
    characters first, so a shorter word inside a longer one of *another* topic does not
    count (乗り換え inside 乗り換え先, 解約 inside 解約金);
-2. a group counts when all its parts occur outside characters claimed by other topics;
-3. only when no specific topic matched exactly, words of four or more characters are
+2. a group counts when all its parts occur outside words claimed by other topics and
+   it adds something beyond the topic's own word hits;
+3. only when no word matched at all, kana/latin words of four or more characters are
    looked for with one typo (two from eight characters), at a reduced weight;
 4. a generic topic (cancel) scores only when no specific topic did.
 """
@@ -243,10 +244,36 @@ def typo_distance(pattern: str, text: str, limit: int) -> int:
     return best if best <= limit else limit + 1
 
 
+def _has_kanji(word: str) -> bool:
+    return any("\u4e00" <= ch <= "\u9fff" or ch == "々" for ch in word)
+
+
 def _typo_limit(term: str) -> int:
-    if len(term) >= 8:
-        return 2
-    return 1 if len(term) >= 4 else 0
+    # Typos worth forgiving are IME slips in kana and latin (かいやｋ, えすいむ); one wrong
+    # kanji is usually another word (解約日 vs 解約金), so kanji words must match exactly.
+    if _has_kanji(term) or len(term) < 4:
+        return 0
+    return 2 if len(term) >= 8 else 1
+
+
+def _one_slip(term: str, text: str) -> bool:
+    """``term`` occurs in ``text`` with one character replaced or two neighbours swapped.
+    Short words get only these slips: a dropped or added character turns "esim" into
+    the "sim" of every 格安SIM."""
+    n = len(term)
+    for i in range(len(text) - n + 1):
+        window = text[i : i + n]
+        diffs = [k for k in range(n) if window[k] != term[k]]
+        if len(diffs) <= 1:
+            return True
+        if (
+            len(diffs) == 2
+            and diffs[1] == diffs[0] + 1
+            and window[diffs[0]] == term[diffs[1]]
+            and window[diffs[1]] == term[diffs[0]]
+        ):
+            return True
+    return False
 
 
 @dataclass(frozen=True)
@@ -279,23 +306,36 @@ def score_topics(text: str, lexicon: Lexicon) -> TopicScores:
         counted.add((topic.id, start, end))
         scores[topic.id] = scores.get(topic.id, 0.0) + weight
 
-    def free(part: str, owner: Topic) -> bool:
-        for start in _occurrences(part, text):
-            end = start + len(part)
-            if not any(
-                s <= start and end <= e and t.id != owner.id and not t.generic
-                for s, e, t in claimed
-            ):
-                return True
-        return False
+    def _claimed_by_other(start: int, part: str, owner: Topic) -> bool:
+        # "sim" inside "esim" belongs to esim, not to a sim_return group; a word claimed
+        # whole (取り消) is shared and still counts.
+        end = start + len(part)
+        return any(
+            s <= start and end <= e and e - s > len(part) and t.id != owner.id and not t.generic
+            for s, e, t in claimed
+        )
 
+    # A group adds to a topic only when it says more than the topic's own words already
+    # did (最低 + 期間 inside 最低利用期間 must not count twice).
     for topic in lexicon.topics:
+        own = [(s, e) for tid, s, e in counted if tid == topic.id]
         for group in topic.groups:
-            if all(free(p, topic) for p in group.parts):
+            places = [
+                [st for st in _occurrences(p, text) if not _claimed_by_other(st, p, topic)]
+                for p in group.parts
+            ]
+            if not all(places):
+                continue
+            beyond = any(
+                not any(s <= start and start + len(p) <= e for s, e in own)
+                for p, starts in zip(group.parts, places, strict=True)
+                for start in starts
+            )
+            if beyond:
                 scores[topic.id] = scores.get(topic.id, 0.0) + group.weight
 
     generic_ids = {t.id for t in lexicon.topics if t.generic}
-    if not any(tid not in generic_ids for tid in scores):
+    if not scores:
         _add_typo_hits(text[:FUZZY_TEXT_MAX], lexicon, scores)
 
     ranked = sorted(scores.items(), key=lambda kv: -kv[1])
@@ -314,7 +354,12 @@ def _add_typo_hits(text: str, lexicon: Lexicon, scores: dict[str, float]) -> Non
             limit = _typo_limit(term.text)
             if limit == 0 or len(term.text) > len(text) + limit:
                 continue
-            if typo_distance(term.text, text, limit) <= limit:
+            near = (
+                _one_slip(term.text, text)
+                if len(term.text) < 5
+                else typo_distance(term.text, text, limit) <= limit
+            )
+            if near:
                 best = max(best, term.weight * lexicon.scoring.fuzzy_weight)
         if best:
             scores[topic.id] = scores.get(topic.id, 0.0) + best
