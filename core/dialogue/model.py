@@ -108,6 +108,35 @@ class Flow:
         return self.nodes[self.start]
 
 
+CHOICE_KEYS = frozenset({"label", "value", "next", "synonyms", "set"})
+NODE_KEYS = frozenset(
+    {
+        "kind",
+        "text",
+        "choices",
+        "slot",
+        "min",
+        "max",
+        "next",
+        "on_computed",
+        "cases",
+        "title",
+        "rows",
+        "steps",
+        "notes",
+        "compute",
+        "rules",
+        "link",
+        "source",
+    }
+)
+
+
+def _unknown_keys(d: Mapping[Any, Any], allowed: frozenset[str], where: str) -> list[str]:
+    # A stray key is usually a YAML slip, e.g. an unquoted "2,000円" split in a {…} mapping.
+    return [f"{where}: unexpected key {k!r}" for k in d if k not in allowed]
+
+
 def _str(d: Mapping[str, Any], key: str, where: str, errors: list[str], default: str = "") -> str:
     v = d.get(key, default)
     if v is None:
@@ -137,6 +166,7 @@ def _choices(d: Mapping[str, Any], where: str, errors: list[str]) -> tuple[Choic
         if not isinstance(c, dict):
             errors.append(f"{cw}: must be a mapping")
             continue
+        errors += _unknown_keys(c, CHOICE_KEYS, cw)
         label = _str(c, "label", cw, errors)
         nxt = _str(c, "next", cw, errors)
         if not label or not nxt:
@@ -169,8 +199,11 @@ def _node(node_id: str, d: Any, errors: list[str]) -> Node | None:
         errors.append(f"{where}: unknown kind {d.get('kind')!r}")
         return None
     rows: list[Row] = []
+    errors += _unknown_keys(d, NODE_KEYS, where)
     for i, r in enumerate(d.get("rows") or []):
-        if isinstance(r, dict) and "label" in r and "value" in r:
+        if isinstance(r, dict):
+            errors += _unknown_keys(r, frozenset({"label", "value"}), f"{where}.rows[{i}]")
+        if isinstance(r, dict) and r.get("label") and r.get("value"):
             rows.append(Row(label=str(r["label"]), value=str(r["value"])))
         else:
             errors.append(f"{where}.rows[{i}]: needs 'label' and 'value'")
