@@ -26,8 +26,14 @@ _PATTERNS = (
     re.compile(r"(?<=://)[^@/\s:]*:[^@/\s]*@"),
 )
 
-# Attributes every LogRecord has; anything else came from `extra=` and is logged as a field.
-_STANDARD = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
+# Attributes every LogRecord has; anything else came from `extra=` and is logged as a field
+# (uvicorn's color_message duplicates msg with terminal escapes).
+_STANDARD = frozenset(vars(logging.makeLogRecord({}))) | {
+    "message",
+    "asctime",
+    "taskName",
+    "color_message",
+}
 
 
 class RedactingFilter(logging.Filter):

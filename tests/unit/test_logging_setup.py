@@ -92,5 +92,8 @@ def test_tracebacks_are_one_line_and_redacted(stream: io.StringIO) -> None:
 
 
 def test_uvicorn_loggers_go_through_the_same_handler(stream: io.StringIO) -> None:
-    logging.getLogger("uvicorn.error").info("Started server process")
+    logging.getLogger("uvicorn.error").info(
+        "Started server process", extra={"color_message": "Started \x1b[36mserver\x1b[0m"}
+    )
     assert "logger=uvicorn.error" in stream.getvalue()
+    assert "\x1b" not in stream.getvalue()  # no terminal colours in collected logs

@@ -1,0 +1,307 @@
+"""The ASGI server: composes the store, the dialogue, the turn runner and the platform adapters.
+
+Nothing connects at import time. The lifespan builds everything inside the running event loop
+(the LINE SDK's aiohttp session and the async Redis pool bind to it) and tears it down on
+shutdown. A platform is mounted only when both of its secrets are set; its route does not exist
+otherwise, so a stray webhook gets a plain 404.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import logging
+import sys
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from prometheus_client import REGISTRY
+from prometheus_client.exposition import choose_encoder
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+import core.metrics  # noqa: F401  (registers the iijbot_ metrics so /metrics always lists them)
+from bots.settings import LINE_SECRETS, SLACK_SECRETS, Settings, SettingsError
+from core.clock import Clock, SystemClock
+from core.store import store_from_url
+from core.store.base import SessionStore
+
+log = logging.getLogger("iijbot.server")
+
+READY_TIMEOUT = 1.5  # seconds: a probe must get an answer well inside its own timeout
+STOP_TIMEOUT = 5.0  # seconds per adapter on shutdown
+
+
+class PlatformBot(Protocol):
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    async def handle(self, request: Request) -> Response: ...
+
+
+@dataclass(frozen=True)
+class _Platform:
+    name: str
+    module: str
+    cls: str
+    route: str
+    variables: tuple[str, ...]
+    enabled: Callable[[Settings], bool]
+    missing: Callable[[Settings], tuple[str, ...]]
+    kwargs: Callable[[Settings], dict[str, Any]]
+
+
+PLATFORMS = (
+    _Platform(
+        name="line",
+        module="adapters.line",
+        cls="LineBot",
+        route="/line/webhook",
+        variables=LINE_SECRETS,
+        enabled=lambda s: s.line_enabled,
+        missing=lambda s: s.line_missing,
+        kwargs=lambda s: {
+            "channel_secret": s.line_channel_secret,
+            "access_token": s.line_channel_access_token,
+            "api_base_url": s.line_api_base_url,
+        },
+    ),
+    _Platform(
+        name="slack",
+        module="adapters.slack",
+        cls="SlackBot",
+        route="/slack/events",
+        variables=SLACK_SECRETS,
+        enabled=lambda s: s.slack_enabled,
+        missing=lambda s: s.slack_missing,
+        kwargs=lambda s: {
+            "signing_secret": s.slack_signing_secret,
+            "bot_token": s.slack_bot_token,
+            "api_url": s.slack_api_url,
+        },
+    ),
+)
+
+
+@dataclass
+class _Runtime:
+    """What the lifespan built; routes read it from app.state.runtime."""
+
+    store: SessionStore | None = None
+    bots: dict[str, PlatformBot] = field(default_factory=dict)
+    ready: bool | None = None  # last readiness answer, so only changes are logged
+
+
+def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
+    runtime = _Runtime()
+    mounted = [p for p in PLATFORMS if p.enabled(settings)]
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await _start(runtime, settings, clock or SystemClock(), mounted)
+        try:
+            yield
+        finally:
+            await _stop(runtime)
+
+    routes = [
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", readyz, methods=["GET"]),
+        Route("/metrics", metrics, methods=["GET"]),
+    ]
+    routes += [Route(p.route, _webhook(p.name), methods=["POST"]) for p in mounted]
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.state.runtime = runtime
+    app.add_middleware(AccessLogMiddleware)
+    return app
+
+
+async def _start(
+    runtime: _Runtime, settings: Settings, clock: Clock, mounted: list[_Platform]
+) -> None:
+    # Imported here: the dialogue loads and validates its flow data, which belongs to startup,
+    # not to `import bots.server`.
+    from core.dialogue import default_dialogue
+    from core.turn import TurnRunner
+
+    # Load every enabled adapter before opening anything, so a broken install fails at once.
+    classes = {p.name: _adapter_class(p) for p in mounted}
+
+    if settings.redis_url is None:
+        log.warning(
+            "REDIS_URL is not set: sessions are kept in this process's memory, lost on restart "
+            "and not shared with other replicas"
+        )
+    runtime.store = store_from_url(settings.redis_url, ttl=settings.session_ttl)
+    runner = TurnRunner(runtime.store, default_dialogue(), clock)
+    try:
+        for p in mounted:
+            bot: PlatformBot = classes[p.name](**p.kwargs(settings), runner=runner)
+            await bot.start()
+            runtime.bots[p.name] = bot
+            log.info("platform mounted", extra={"platform": p.name, "route": p.route})
+    except BaseException:
+        await _stop(runtime)
+        raise
+    for p in PLATFORMS:
+        if p not in mounted:
+            log.info(
+                "platform not mounted",
+                extra={"platform": p.name, "missing": ",".join(p.missing(settings))},
+            )
+    log.info(
+        "server started",
+        extra={
+            "store": "redis" if settings.redis_url else "memory",
+            "platforms": ",".join(runtime.bots) or "none",
+            "session_ttl": settings.session_ttl,
+        },
+    )
+
+
+def _adapter_class(p: _Platform) -> Callable[..., PlatformBot]:
+    variables = " and ".join(p.variables)
+    try:
+        module = importlib.import_module(p.module)
+        cls: Callable[..., PlatformBot] = getattr(module, p.cls)
+    except (ImportError, AttributeError) as exc:
+        raise RuntimeError(
+            f"{p.name} is enabled ({variables} are set) but {p.module}.{p.cls} cannot be "
+            f"loaded: {exc}. Unset those variables to run without {p.name}."
+        ) from exc
+    return cls
+
+
+async def _stop(runtime: _Runtime) -> None:
+    # Adapters first (they may still be sending replies that were committed), then the store.
+    for name, bot in reversed(list(runtime.bots.items())):
+        try:
+            await asyncio.wait_for(bot.stop(), STOP_TIMEOUT)
+        except Exception:
+            log.exception("platform did not stop cleanly", extra={"platform": name})
+    runtime.bots.clear()
+    if runtime.store is not None:
+        try:
+            await runtime.store.close()
+        except Exception:
+            log.exception("session store did not close cleanly")
+        runtime.store = None
+
+
+def _webhook(platform: str) -> Callable[[Request], Awaitable[Response]]:
+    async def endpoint(request: Request) -> Response:
+        bot = request.app.state.runtime.bots.get(platform)
+        if bot is None:  # the lifespan did not run or is shutting down
+            return JSONResponse({"error": f"{platform} is not running"}, status_code=503)
+        response: Response = await bot.handle(request)
+        return response
+
+    endpoint.__name__ = f"{platform}_webhook"
+    return endpoint
+
+
+async def healthz(request: Request) -> Response:
+    # Liveness only: the process answers. Redis trouble is readiness, not a reason to restart.
+    return JSONResponse({"status": "ok"})
+
+
+async def readyz(request: Request) -> Response:
+    runtime: _Runtime = request.app.state.runtime
+    reason = await _unready_reason(runtime.store)
+    if runtime.ready != (reason is None):
+        runtime.ready = reason is None
+        if reason is None:
+            log.info("ready")
+        else:
+            log.warning("not ready", extra={"reason": reason})
+    if reason is not None:
+        return JSONResponse({"status": "unavailable", "reason": reason}, status_code=503)
+    return JSONResponse({"status": "ready"})
+
+
+async def _unready_reason(store: SessionStore | None) -> str | None:
+    if store is None:
+        return "not started"
+    try:
+        ok = await asyncio.wait_for(store.ping(), READY_TIMEOUT)
+    except TimeoutError:
+        return f"session store did not answer within {READY_TIMEOUT}s"
+    except Exception as exc:
+        return f"session store ping failed ({type(exc).__name__})"
+    return None if ok else "session store unreachable"
+
+
+async def metrics(request: Request) -> Response:
+    encoder, content_type = choose_encoder(request.headers.get("accept", ""))
+    return Response(encoder(REGISTRY), headers={"Content-Type": content_type})
+
+
+class AccessLogMiddleware:
+    """One line per request with the path only: query strings can carry tokens, so they are
+    never logged (uvicorn's own access log is off). Probes log at DEBUG to keep noise down."""
+
+    QUIET = frozenset({"/healthz", "/readyz", "/metrics"})
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            path = scope.get("path", "")
+            log.log(
+                logging.DEBUG if path in self.QUIET else logging.INFO,
+                "request",
+                extra={
+                    "method": scope.get("method", ""),
+                    "path": path,
+                    "status": status,
+                    "ms": round((time.perf_counter() - started) * 1000, 1),
+                },
+            )
+
+
+def serve(host: str, port: int) -> None:
+    """Run the server until SIGINT/SIGTERM; called by `iijmio-bot serve`."""
+    import uvicorn
+
+    from bots.logging_setup import configure_logging
+
+    try:
+        settings = Settings.from_env()
+    except SettingsError as exc:
+        print(f"iijmio-bot: configuration error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    configure_logging(settings)
+    log.info("configuration", extra={"settings": repr(settings)})
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        lifespan="on",  # a failed startup (broken adapter) must stop the process
+        proxy_headers=True,  # trusted proxies: FORWARDED_ALLOW_IPS (uvicorn's own variable)
+        access_log=False,  # AccessLogMiddleware logs paths without query strings
+        log_config=None,  # keep configure_logging's single redacting handler
+        server_header=False,
+        timeout_graceful_shutdown=10,  # let in-flight webhooks commit and reply
+    )

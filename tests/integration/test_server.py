@@ -1,0 +1,290 @@
+"""The real server over HTTP: uvicorn on a free 127.0.0.1 port, real Redis behind it."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+
+from bots.server import create_app
+from bots.settings import ENV_VARS, Settings
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+LINE_SECRET = "line-channel-secret-4b1d0c3e"
+LINE_TOKEN = "line-access-token-QWERTYUIOP123"
+CLIENT_TIMEOUT = 10.0  # generous: only stops a hung server from hanging the test run
+
+
+def closed_port() -> int:
+    """A port nothing listens on (bound then released)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@contextmanager
+def running(settings: Settings) -> Iterator[httpx.Client]:
+    """Serve create_app(settings) with uvicorn in a background thread; yields a client."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(create_app(settings), lifespan="on", log_config=None, access_log=False)
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not server.started:
+        if not thread.is_alive():
+            sock.close()
+            raise RuntimeError("server failed to start")
+        if time.monotonic() > deadline:
+            raise RuntimeError("server did not start")
+        time.sleep(0.02)
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=CLIENT_TIMEOUT) as client:
+            yield client
+    finally:
+        server.should_exit = True
+        thread.join(timeout=15)
+        sock.close()
+
+
+def server_records(caplog: pytest.LogCaptureFixture, message: str) -> list[logging.LogRecord]:
+    return [r for r in caplog.records if r.name == "iijbot.server" and r.getMessage() == message]
+
+
+def test_healthz_answers_ok(redis_url: str) -> None:
+    with running(Settings.from_env({"REDIS_URL": redis_url})) as client:
+        r = client.get("/healthz")
+    assert r.status_code == 200
+    assert r.json() == {"status": "ok"}
+
+
+def test_readyz_is_ready_when_redis_answers(redis_url: str) -> None:
+    with running(Settings.from_env({"REDIS_URL": redis_url})) as client:
+        r = client.get("/readyz")
+    assert r.status_code == 200
+    assert r.json()["status"] == "ready"
+
+
+def test_readyz_is_503_with_a_reason_when_redis_is_unreachable_but_healthz_stays_ok() -> None:
+    settings = Settings.from_env({"REDIS_URL": f"redis://127.0.0.1:{closed_port()}/0"})
+    with running(settings) as client:
+        ready = client.get("/readyz")
+        health = client.get("/healthz")
+    assert ready.status_code == 503
+    body = ready.json()
+    assert body["status"] == "unavailable"
+    assert "session store" in body["reason"]
+    # Liveness must not fail on a Redis outage, or Kubernetes would restart healthy pods.
+    assert health.status_code == 200
+
+
+def test_readyz_never_leaks_the_redis_password() -> None:
+    password = "very-secret-redis-pw"
+    settings = Settings.from_env({"REDIS_URL": f"redis://:{password}@127.0.0.1:{closed_port()}/0"})
+    with running(settings) as client:
+        r = client.get("/readyz")
+    assert r.status_code == 503
+    assert password not in r.text
+
+
+def test_memory_store_is_ready_and_warns_that_state_is_not_shared(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="iijbot.server")
+    with running(Settings.from_env({})) as client:
+        r = client.get("/readyz")
+    assert r.status_code == 200
+    warnings = [
+        rec
+        for rec in caplog.records
+        if rec.levelno == logging.WARNING and "REDIS_URL is not set" in rec.getMessage()
+    ]
+    assert len(warnings) == 1
+    [started] = server_records(caplog, "server started")
+    assert started.store == "memory"  # type: ignore[attr-defined]
+
+
+def test_metrics_expose_iijbot_metrics_in_prometheus_text_format(redis_url: str) -> None:
+    with running(Settings.from_env({"REDIS_URL": redis_url})) as client:
+        r = client.get("/metrics")
+        om = client.get("/metrics", headers={"Accept": "application/openmetrics-text"})
+    assert r.status_code == 200
+    assert r.headers["content-type"].startswith("text/plain; version=0.0.4")
+    for name in ("iijbot_turns_total", "iijbot_turn_seconds", "iijbot_webhook_requests_total"):
+        assert f"# TYPE {name}" in r.text
+    # A scraper that asks for OpenMetrics gets it.
+    assert om.headers["content-type"].startswith("application/openmetrics-text")
+    assert om.text.rstrip().endswith("# EOF")
+
+
+def test_unconfigured_platforms_are_not_mounted_and_the_log_says_what_is_missing(
+    redis_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="iijbot.server")
+    with running(Settings.from_env({"REDIS_URL": redis_url})) as client:
+        line = client.post("/line/webhook", content=b'{"events": []}')
+        slack = client.post("/slack/events", content=b"command=%2Fiijmio")
+    assert line.status_code == 404
+    assert slack.status_code == 404
+    missing = {r.platform: r.missing for r in server_records(caplog, "platform not mounted")}  # type: ignore[attr-defined]
+    assert missing == {
+        "line": "LINE_CHANNEL_SECRET,LINE_CHANNEL_ACCESS_TOKEN",
+        "slack": "SLACK_SIGNING_SECRET,SLACK_BOT_TOKEN",
+    }
+    [started] = server_records(caplog, "server started")
+    assert started.platforms == "none"  # type: ignore[attr-defined]
+
+
+def test_a_half_configured_platform_names_only_the_missing_variable(
+    redis_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="iijbot.server")
+    env = {"REDIS_URL": redis_url, "LINE_CHANNEL_SECRET": LINE_SECRET}
+    with running(Settings.from_env(env)) as client:
+        assert client.post("/line/webhook", content=b'{"events": []}').status_code == 404
+    missing = {r.platform: r.missing for r in server_records(caplog, "platform not mounted")}  # type: ignore[attr-defined]
+    assert missing["line"] == "LINE_CHANNEL_ACCESS_TOKEN"
+    assert LINE_SECRET not in caplog.text
+
+
+def line_signature(body: bytes, secret: str = LINE_SECRET) -> str:
+    return base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
+
+
+def test_line_is_mounted_when_both_secrets_are_set(
+    redis_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="iijbot.server")
+    env = {
+        "REDIS_URL": redis_url,
+        "LINE_CHANNEL_SECRET": LINE_SECRET,
+        "LINE_CHANNEL_ACCESS_TOKEN": LINE_TOKEN,
+        "LINE_API_BASE_URL": f"http://127.0.0.1:{closed_port()}",
+    }
+    body = b'{"destination": "U0", "events": []}'
+    with running(Settings.from_env(env)) as client:
+        verify = client.post(
+            "/line/webhook", content=body, headers={"X-Line-Signature": line_signature(body)}
+        )
+        forged = client.post(
+            "/line/webhook",
+            content=body,
+            headers={"X-Line-Signature": line_signature(body, "not-the-secret")},
+        )
+        wrong_method = client.get("/line/webhook")
+    # The console's Verify button sends an empty event list and needs a 200.
+    assert verify.status_code == 200
+    assert forged.status_code == 400
+    assert wrong_method.status_code == 405
+    [mounted] = server_records(caplog, "platform mounted")
+    assert mounted.platform == "line"  # type: ignore[attr-defined]
+    for secret in (LINE_SECRET, LINE_TOKEN):
+        assert secret not in caplog.text
+
+
+def test_access_log_has_the_path_but_never_the_query_string(
+    redis_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="iijbot.server")
+    with running(Settings.from_env({"REDIS_URL": redis_url})) as client:
+        client.get("/healthz", params={"token": "xq-query-secret"})
+        client.post("/line/webhook?access_token=xq-other-secret", content=b"{}")
+    requests = server_records(caplog, "request")
+    paths = {(r.path, r.status) for r in requests}  # type: ignore[attr-defined]
+    assert ("/healthz", 200) in paths
+    assert ("/line/webhook", 404) in paths
+    assert "xq-query-secret" not in caplog.text
+    assert "xq-other-secret" not in caplog.text
+
+
+# --- the `serve` entry point, as a real process --------------------------------------------
+
+
+def serve_process(env: dict[str, str], port: int) -> subprocess.Popen[str]:
+    code = f"from bots.server import serve; serve('127.0.0.1', {port})"
+    # Only the variables the test sets: a developer's own LINE/Slack secrets must not leak in.
+    full_env = {k: v for k, v in os.environ.items() if k not in ENV_VARS}
+    full_env.update(env)
+    return subprocess.Popen(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env=full_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def wait_healthy(proc: subprocess.Popen[str], port: int) -> httpx.Response:
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
+        except httpx.TransportError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                _, err = proc.communicate()
+                raise AssertionError(f"serve did not come up: {err}") from None
+            time.sleep(0.05)
+
+
+def test_serve_runs_logs_logfmt_without_secrets_and_stops_cleanly_on_sigterm(
+    redis_url: str,
+) -> None:
+    port = closed_port()
+    env = {
+        "REDIS_URL": redis_url,
+        "LINE_CHANNEL_SECRET": LINE_SECRET,
+        "LINE_CHANNEL_ACCESS_TOKEN": LINE_TOKEN,
+        "LOG_LEVEL": "info",
+    }
+    proc = serve_process(env, port)
+    try:
+        health = wait_healthy(proc, port)
+        ready = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=CLIENT_TIMEOUT)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+    assert health.status_code == 200
+    assert ready.status_code == 200
+    # uvicorn finishes the graceful shutdown (lifespan included), then re-raises SIGTERM so
+    # the exit status says why it stopped.
+    assert proc.returncode in (0, -signal.SIGTERM)
+    assert "Application shutdown complete" in err
+    lines = err.splitlines()
+    assert lines, "serve wrote no log"
+    assert all(line.startswith("ts=") and " level=" in line for line in lines), err
+    assert any('msg="platform mounted"' in line and "platform=line" in line for line in lines)
+    assert any('msg="platform not mounted"' in line and "platform=slack" in line for line in lines)
+    for secret in (LINE_SECRET, LINE_TOKEN):
+        assert secret not in err
+
+
+def test_serve_refuses_bad_configuration_with_a_clear_message() -> None:
+    proc = serve_process({"IIJBOT_SESSION_TTL": "forever"}, closed_port())
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 2
+    assert "IIJBOT_SESSION_TTL" in err
+    assert "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
