@@ -81,6 +81,12 @@ class LineSender:
                 log.warning("line: reply transport error %s", type(exc).__name__)
                 PLATFORM_API_ERRORS.labels(platform=PLATFORM, status="transport").inc()
                 return Delivery.FAILED
+            except Exception:
+                # e.g. an answer the SDK cannot deserialize: LINE may well have delivered
+                # it, so no push (it could double-send); keep the trace for the operator.
+                log.exception("line: unexpected error around reply_message")
+                PLATFORM_API_ERRORS.labels(platform=PLATFORM, status="unexpected").inc()
+                return Delivery.FAILED
             else:
                 REPLIES_SENT.labels(platform=PLATFORM, method="reply").inc()
                 return Delivery.REPLY
@@ -108,6 +114,10 @@ class LineSender:
                 PLATFORM_API_ERRORS.labels(platform=PLATFORM, status="transport").inc()
                 if attempt == PUSH_ATTEMPTS:
                     return Delivery.FAILED
+            except Exception:
+                log.exception("line: unexpected error around push_message")
+                PLATFORM_API_ERRORS.labels(platform=PLATFORM, status="unexpected").inc()
+                return Delivery.FAILED
             else:
                 REPLIES_SENT.labels(platform=PLATFORM, method="push").inc()
                 return Delivery.PUSH
@@ -124,8 +134,8 @@ class LineSender:
             )
         except ApiException as exc:
             _record_error("loading", exc)
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            log.warning("line: loading animation transport error %s", type(exc).__name__)
+        except Exception as exc:  # transport errors and anything unexpected alike
+            log.warning("line: loading animation failed: %s", type(exc).__name__)
 
 
 def _retryable(status: int | None) -> bool:

@@ -137,8 +137,14 @@ class LineBot:
             return  # a redelivery already answered, or nothing to say (unfollow)
         if not event.reply_token:
             return  # unfollow and the like: the user cannot receive anything
+        try:
+            messages = render_reply(outcome.reply)
+        except Exception:
+            # Flow data the renderer cannot express (a bug): still answer, as plain text.
+            log.exception("line: could not render node %s; sending plain text", outcome.reply.node)
+            messages = render_notice("\n\n".join(outcome.reply.readable_texts()) or BUSY_TEXT)
         await sender.deliver(
-            render_reply(outcome.reply),
+            messages,
             reply_token=event.reply_token,
             push_to=event.push_to,
             event_id=event.event_id,
