@@ -44,7 +44,9 @@ _PASSTHROUGH = {
 
 
 class Dialogue(Protocol):
-    flow_version: str
+    # Read-only, so both a plain attribute and a property (FlowDialogue) satisfy it.
+    @property
+    def flow_version(self) -> str: ...
 
     def expectation(self, session: Session | None) -> Expectation: ...
 

@@ -227,7 +227,7 @@ async def test_redis_key_layout_is_the_documented_one(
     store = RedisSessionStore(redis_url, ttl=60)
     try:
         await store.commit(KEY, menu_session(), 0, "Ev1")
-        keys = sorted(k.decode() for k in await aredis.keys("*"))
+        keys = sorted(k.decode() if isinstance(k, bytes) else k for k in await aredis.keys("*"))
         assert keys == [
             "iijbot:v1:{line:-:U123}:evt:Ev1",
             "iijbot:v1:{line:-:U123}:seen",
@@ -238,7 +238,8 @@ async def test_redis_key_layout_is_the_documented_one(
         assert Session.from_json(raw).version == 1
         # Stored as readable UTF-8 JSON, not \\u escapes.
         await store.commit(KEY, menu_session(carrier="ドコモ"), 1)
-        assert "ドコモ".encode() in await aredis.get("iijbot:v1:{line:-:U123}:session")
+        raw = await aredis.get("iijbot:v1:{line:-:U123}:session")
+        assert isinstance(raw, bytes) and "ドコモ".encode() in raw
         assert 0 < await aredis.ttl("iijbot:v1:{line:-:U123}:session") <= 60
     finally:
         await store.close()
