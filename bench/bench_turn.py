@@ -20,7 +20,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from core.clock import JST, FixedClock
-from core.dialogue.engine import default_dialogue
+from core.dialogue import default_dialogue
 from core.inbound import ConversationKey, Inbound, InboundKind
 from core.intent import Intent
 from core.session import Session

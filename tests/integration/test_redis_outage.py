@@ -17,7 +17,7 @@ import pytest
 import redis
 
 from core.clock import JST, FixedClock
-from core.dialogue.engine import default_dialogue
+from core.dialogue import default_dialogue
 from core.inbound import ConversationKey, Inbound, InboundKind
 from core.store import RedisSessionStore, StoreUnavailable
 from core.turn import TurnRunner

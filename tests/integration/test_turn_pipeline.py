@@ -9,7 +9,7 @@ from datetime import datetime
 import pytest
 
 from core.clock import JST, FixedClock
-from core.dialogue.engine import default_dialogue
+from core.dialogue import default_dialogue
 from core.dialogue.loader import load_texts
 from core.inbound import ConversationKey, Inbound, InboundKind
 from core.session import Session
