@@ -1,0 +1,300 @@
+"""SlackBot: slash command, interactivity and events on one URL, through Bolt's AsyncApp.
+
+Every listener acknowledges first and runs the turn in a task of its own, so Slack's
+3-second deadline never depends on Redis or on Slack's own API. Bolt does not dedupe
+redeliveries; each Inbound carries a delivery id that the store's commit remembers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import logging
+import re
+import time
+from collections.abc import Awaitable, Callable, Coroutine
+from datetime import datetime
+from typing import Any
+
+import aiohttp
+from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.authorization import AuthorizeResult
+from slack_bolt.request.internals import parse_body
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+
+from adapters.slack import parse
+from adapters.slack.actions import PREFIX, SlackLimitError
+from adapters.slack.home import home_view
+from adapters.slack.render import SlackMessage, fallback_text, render_notice, render_reply, texts
+from adapters.slack.send import Destination, Method, SlackSender
+from core.clock import JST
+from core.dialogue import FlowDialogue
+from core.inbound import Inbound
+from core.intent import Intent, IntentKind
+from core.metrics import WEBHOOK_REQUESTS
+from core.reply import Reply
+from core.store.base import StoreUnavailable
+from core.turn import TurnConflict, TurnRunner
+
+log = logging.getLogger("iijbot.slack")
+
+COMMAND = "/iijmio"
+SIGNATURE_WINDOW = 60 * 5
+IDENTITY_RETRY_SECONDS = 60.0
+
+
+def signature_ok(
+    secret: str, body: bytes, timestamp: str | None, signature: str | None, now: float
+) -> bool:
+    """Slack's v0 scheme over the exact bytes received (Japanese text included)."""
+    if not timestamp or not signature:
+        return False
+    try:
+        sent = int(timestamp)
+    except ValueError:
+        return False
+    if abs(now - sent) > SIGNATURE_WINDOW:
+        return False
+    base = b"v0:" + timestamp.encode() + b":" + body
+    expected = "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected, signature)
+
+
+class SlackBot:
+    def __init__(
+        self,
+        *,
+        signing_secret: str,
+        bot_token: str,
+        api_url: str,
+        runner: TurnRunner,
+        command: str = COMMAND,
+    ) -> None:
+        self._secret = signing_secret
+        self._token = bot_token
+        self._api_url = api_url if api_url.endswith("/") else api_url + "/"
+        self._runner = runner
+        self._command = command
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._handler: AsyncSlackRequestHandler | None = None
+        self._session: aiohttp.ClientSession | None = None
+        self._sender: SlackSender | None = None
+        self._client: AsyncWebClient | None = None
+        self._bot_user_id: str | None = None
+        self._bot_id: str | None = None
+        self._identity_tried = float("-inf")
+        self._home: dict[str, Any] | None = None
+
+    # ---- lifecycle ----------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._session = aiohttp.ClientSession()
+        self._client = AsyncWebClient(
+            token=self._token, base_url=self._api_url, session=self._session, timeout=10
+        )
+        self._sender = SlackSender(self._client, self._session)
+        # authorize= instead of token=: Bolt would otherwise call auth.test before it lets
+        # the first request through; we learn the bot's ids lazily, off the request path.
+        app = AsyncApp(
+            signing_secret=self._secret,
+            # Bolt's own client only serves our authorize result; replies use ours.
+            client=AsyncWebClient(base_url=self._api_url, session=self._session, timeout=10),
+            authorize=self._authorize,
+            name="iijmio-bot",
+            logger=logging.getLogger("iijbot.slack.bolt"),
+        )
+        app.command(self._command)(self._on_command)
+        app.action(re.compile("^" + re.escape(PREFIX)))(self._on_action)
+        app.event("message")(self._on_message)
+        app.event("app_mention")(self._on_mention)
+        app.event("app_home_opened")(self._on_home_opened)
+        self._handler = AsyncSlackRequestHandler(app)
+
+    async def stop(self) -> None:
+        await self.idle()
+        if self._session is not None:
+            await self._session.close()
+        self._session = self._sender = self._client = self._handler = None
+
+    async def idle(self) -> None:
+        """Wait until every turn started so far has been answered (shutdown and tests)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    # ---- HTTP -----------------------------------------------------------------------------
+
+    async def handle(self, request: Request) -> Response:
+        if self._handler is None:
+            return PlainTextResponse("not started", status_code=503)
+        body = await request.body()
+        headers = request.headers
+        if not signature_ok(
+            self._secret,
+            body,
+            headers.get("x-slack-request-timestamp"),
+            headers.get("x-slack-signature"),
+            time.time(),
+        ):
+            WEBHOOK_REQUESTS.labels("slack", "bad_signature").inc()
+            return PlainTextResponse("invalid signature", status_code=401)
+        # Bolt turns an unparseable body into a 500; a signed but broken request is the
+        # sender's fault and gets a 400.
+        try:
+            parsed = parse_body(body.decode("utf-8"), headers.get("content-type"))
+        except (UnicodeDecodeError, ValueError):
+            parsed = None
+        if not isinstance(parsed, dict):
+            WEBHOOK_REQUESTS.labels("slack", "malformed").inc()
+            return PlainTextResponse("malformed body", status_code=400)
+        response = await self._handler.handle(request)
+        WEBHOOK_REQUESTS.labels("slack", "ok" if response.status_code < 400 else "ignored").inc()
+        return response
+
+    # ---- Bolt listeners -----------------------------------------------------------------
+
+    async def _authorize(
+        self, enterprise_id: str | None, team_id: str | None, user_id: str | None
+    ) -> AuthorizeResult:
+        if self._bot_user_id is None:
+            self._learn_identity()
+        return AuthorizeResult(
+            enterprise_id=enterprise_id,
+            team_id=team_id,
+            user_id=user_id,
+            bot_token=self._token,
+            bot_user_id=self._bot_user_id,
+            bot_id=self._bot_id,
+        )
+
+    async def _on_command(self, ack: Callable[[], Awaitable[Any]], body: dict[str, Any]) -> None:
+        await ack()
+        inbound = parse.slash_inbound(body)
+        url = body.get("response_url")
+        if inbound is None or not url:
+            return
+        dest = Destination(Method.RESPONSE_URL, user=inbound.key.user, response_url=str(url))
+        self._spawn(self._turn(inbound, dest))
+
+    async def _on_action(
+        self,
+        ack: Callable[[], Awaitable[Any]],
+        body: dict[str, Any],
+        action: dict[str, Any],
+    ) -> None:
+        await ack()
+        inbound = parse.action_inbound(body, action)
+        if inbound is None:  # a link button: Slack opens the page itself
+            return
+        target = parse.action_target(body)
+        user = inbound.key.user
+        if target.response_url:
+            dest = Destination(
+                Method.RESPONSE_URL,
+                user=user,
+                response_url=target.response_url,
+                replace_original=True,
+            )
+        elif target.channel and target.message_ts:
+            dest = Destination(
+                Method.UPDATE, user=user, channel=target.channel, ts=target.message_ts
+            )
+        else:  # App Home: the conversation continues in the DM
+            dest = Destination(Method.DM, user=user)
+        self._spawn(self._turn(inbound, dest))
+
+    async def _on_message(self, body: dict[str, Any], event: dict[str, Any]) -> None:
+        if event.get("channel_type") != "im":
+            return
+        inbound = parse.message_inbound(body, event, self._bot_user_id)
+        if inbound is None:
+            return
+        dest = Destination(Method.POST, user=inbound.key.user, channel=event.get("channel"))
+        self._spawn(self._turn(inbound, dest))
+
+    async def _on_mention(self, body: dict[str, Any], event: dict[str, Any]) -> None:
+        if event.get("channel_type") == "im":
+            return  # the same words arrive as message.im; answer them once
+        inbound = parse.message_inbound(body, event, self._bot_user_id)
+        if inbound is None:
+            return
+        dest = Destination(Method.EPHEMERAL, user=inbound.key.user, channel=event.get("channel"))
+        self._spawn(self._turn(inbound, dest))
+
+    async def _on_home_opened(self, event: dict[str, Any]) -> None:
+        user = event.get("user")
+        if event.get("tab", "home") != "home" or not user:
+            return
+        self._spawn(self._publish_home(str(user)))
+
+    # ---- work after the ack ---------------------------------------------------------------
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _turn(self, inbound: Inbound, dest: Destination) -> None:
+        assert self._sender is not None
+        try:
+            outcome = await self._runner.run(inbound)
+        except StoreUnavailable:
+            log.warning("slack turn not answered: session store unavailable")
+            await self._sender.deliver(
+                dest.for_notice(), render_notice(texts()["store_unavailable"])
+            )
+            return
+        except TurnConflict:
+            await self._sender.deliver(dest.for_notice(), render_notice(texts()["busy"]))
+            return
+        except Exception:
+            log.exception("slack turn failed")
+            return
+        if outcome.reply is None:  # a redelivery: already answered
+            return
+        await self._sender.deliver(dest, self._render(outcome.reply))
+
+    @staticmethod
+    def _render(reply: Reply) -> SlackMessage:
+        try:
+            return render_reply(reply)
+        except SlackLimitError as exc:
+            # Text alone still carries the whole answer; buttons can be typed as words.
+            log.error("slack render over limits node=%s: %s", reply.node, exc)
+            return SlackMessage(text=fallback_text(reply), blocks=())
+
+    async def _publish_home(self, user: str) -> None:
+        assert self._sender is not None
+        if self._home is None:
+            dialogue = self._runner.dialogue
+            topics = dialogue.flow.topics if isinstance(dialogue, FlowDialogue) else {}
+            self._home = home_view(self._menu(), topics)
+        await self._sender.publish_home(user, self._home)
+
+    def _menu(self) -> Reply:
+        # The menu a new conversation opens with; step is pure, so no session is touched.
+        now = datetime.now(JST)
+        _, reply = self._runner.dialogue.step(None, Intent(IntentKind.START), now)
+        return reply
+
+    def _learn_identity(self) -> None:
+        now = time.monotonic()
+        if now - self._identity_tried < IDENTITY_RETRY_SECONDS:
+            return
+        self._identity_tried = now
+        self._spawn(self._auth_test())
+
+    async def _auth_test(self) -> None:
+        if self._client is None:
+            return
+        try:
+            resp = await self._client.auth_test()
+        except (TimeoutError, SlackApiError, aiohttp.ClientError) as exc:
+            log.warning("slack auth.test failed (%s); will retry later", type(exc).__name__)
+            return
+        self._bot_user_id = resp.get("user_id")
+        self._bot_id = resp.get("bot_id")
