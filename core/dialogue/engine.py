@@ -176,6 +176,7 @@ class _Turn:
                 no_match=0,
                 pending=(),
             )
+            s = self.landing(s)
             return s, self.show(s, [])
         return self.no_match(s)
 
@@ -232,7 +233,7 @@ class _Turn:
         if sets:
             s = s.with_answers(**sets)
         node_id, reused = self.settle(target, dict(s.answers))
-        s = replace(s, node=node_id, no_match=0, pending=())
+        s = self.landing(replace(s, node=node_id, no_match=0, pending=()))
         notes = [*pre, self.d._t("reused")] if reused else list(pre)
         return s, self.show(s, notes)
 
@@ -260,12 +261,19 @@ class _Turn:
                 return node_id, reused
         return self.flow.start, False  # a loop of automatic nodes: the validator should stop it
 
+    def landing(self, s: Session) -> Session:
+        """An answer whose inputs are missing (a saved session from an older flow, say)
+        cannot be shown: such a move lands on the menu instead."""
+        node = self.flow.nodes[s.node]
+        comp = self.d._comps.get(node.compute) if node.compute else None
+        if comp is not None and any(slot not in dict(s.answers) for slot in comp.needs):
+            return replace(s, node=self.flow.start)
+        return s
+
     def compute(self, node: Node, answers: Mapping[str, str]) -> dict[str, str]:
         if node.compute is None:
             return {}
         comp = self.d._comps[node.compute]
-        if any(slot not in answers for slot in comp.needs):
-            raise _MissingAnswers(node.id)
         return comp.run(Context(answers=answers, now=self.now, rules=self.d.rules))
 
     def show(self, s: Session, pre: Sequence[str]) -> Reply:
@@ -273,15 +281,7 @@ class _Turn:
         node = self.flow.nodes[s.node]
         if node.kind is not NodeKind.ANSWER:
             return self.ask(s, pre)
-        try:
-            values = self.compute(node, dict(s.answers))
-        except _MissingAnswers:
-            start = self.flow.start_node
-            return Reply(
-                node=s.node,
-                texts=_fit([*pre, start.text]),
-                choices=tuple(Choice(c.label, c.value) for c in start.choices[:1]),
-            )
+        values = self.compute(node, dict(s.answers))
         texts = [*pre]
         if node.text:
             texts.append(node.text.format(**values))
@@ -342,10 +342,6 @@ class _Turn:
         except NoRuleInForce:  # not in force today: cite the latest version instead
             versions = self.d.rules.versions_of(rule_id)
             return versions[-1].source if versions else rule_id
-
-
-class _MissingAnswers(Exception):
-    pass
 
 
 def _fit(texts: Sequence[str]) -> tuple[str, ...]:

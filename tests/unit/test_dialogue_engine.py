@@ -1,0 +1,212 @@
+"""The engine driven by intents built by hand (no understanding in between)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date, datetime
+
+import pytest
+
+from core.clock import JST
+from core.dialogue import default_dialogue
+from core.dialogue.engine import FlowDialogue
+from core.dialogue.model import NodeKind
+from core.intent import Command, Intent, IntentKind
+from core.reply import Reply
+from core.session import MAX_HISTORY, Frame, Session
+
+NOW = datetime(2026, 11, 24, 10, 0, tzinfo=JST)
+# One answer for every slot the flow asks, so any node can be shown.
+ANSWERS = {
+    "start_date": "2026-11-10",
+    "received_date": "2026-11-20",
+    "cancel_day": "2026-11-30",
+    "voice_end": "2026-11-30",
+    "plan": "old",
+    "sim": "voice",
+    "mnp": "no",
+    "monthly_fee": "990",
+}
+
+
+@pytest.fixture
+def dialogue() -> FlowDialogue:
+    return default_dialogue()
+
+
+def at(dialogue: FlowDialogue, node: str, **kw: object) -> Session:
+    s = Session(node=node, flow_version=dialogue.flow_version)
+    return replace(s, **kw) if kw else s  # type: ignore[arg-type]
+
+
+def cmd(c: Command) -> Intent:
+    return Intent(IntentKind.COMMAND, c.value)
+
+
+def all_texts(reply: Reply) -> str:
+    return "\n".join(reply.readable_texts())
+
+
+def test_every_node_shown_and_asked_validates(dialogue: FlowDialogue) -> None:
+    answers = tuple(sorted(ANSWERS.items()))
+    for nid, node in dialogue.flow.nodes.items():
+        if node.kind is NodeKind.SWITCH:
+            continue
+        # 戻る into the node shows it in full (its card for answers).
+        s = at(dialogue, "menu", history=(Frame(nid, answers),))
+        s2, shown = dialogue.step(s, cmd(Command.BACK), NOW)
+        shown.validate()
+        assert s2 is not None and s2.node == nid and shown.node == nid
+        if node.kind is NodeKind.ANSWER:
+            assert shown.card is not None and shown.card.link is not None
+            if node.rules:
+                assert shown.card.source and shown.card.as_of == date(2026, 11, 24)
+            assert len(shown.card.rows) <= 6 and len(shown.card.steps) <= 6
+        # ヘルプ asks it again without moving.
+        s3, asked = dialogue.step(s2, cmd(Command.HELP), NOW)
+        asked.validate()
+        assert s3 == s2
+        assert asked.asks_date == (node.kind is NodeKind.DATE)
+
+
+def test_expectation_lists_the_nodes_choices_with_synonyms(dialogue: FlowDialogue) -> None:
+    exp = dialogue.expectation(at(dialogue, "end_date"))
+    assert exp.node == "end_date" and not exp.asks_date
+    yes = next(c for c in exp.choices if c.value == "mnp_yes")
+    assert "はい" in yes.synonyms
+    assert dialogue.expectation(at(dialogue, "withdraw")).asks_date
+    assert dialogue.expectation(None).node == dialogue.flow.start
+
+
+def test_choice_moves_and_remembers_the_answer(dialogue: FlowDialogue) -> None:
+    s, _reply = dialogue.step(at(dialogue, "fees"), Intent(IntentKind.CHOICE, "old"), NOW)
+    assert s is not None and s.node == "fees_sim" and s.answer("plan") == "old"
+    assert s.history[-1] == Frame("fees", ())
+
+
+def test_stale_button_changes_nothing(dialogue: FlowDialogue) -> None:
+    before = at(dialogue, "fees_sim", answers=(("plan", "old"),))
+    stale = Intent(IntentKind.CHOICE, "giga", node="fees")
+    after, reply = dialogue.step(before, stale, NOW)
+    assert after == before
+    assert "受付を終了しました" in all_texts(reply)
+    assert [c.value for c in reply.choices] == ["voice", "data"]
+
+
+def test_unknown_choice_value_is_a_slip(dialogue: FlowDialogue) -> None:
+    s, _reply = dialogue.step(at(dialogue, "fees"), Intent(IntentKind.CHOICE, "platinum"), NOW)
+    assert s is not None and s.node == "fees" and s.no_match == 1
+
+
+def test_no_match_counter_resets_after_a_good_answer(dialogue: FlowDialogue) -> None:
+    s: Session | None = at(dialogue, "fees")
+    for n in (1, 2, 3, 4):
+        s, reply = dialogue.step(s, Intent(IntentKind.NO_INPUT), NOW)
+        assert s is not None and s.no_match == n
+    assert "0570-09-4400" in all_texts(reply)
+    s, _ = dialogue.step(s, Intent(IntentKind.CHOICE, "giga"), NOW)
+    assert s is not None and s.no_match == 0
+
+
+def test_menu_button_offered_when_stuck_works(dialogue: FlowDialogue) -> None:
+    s = at(dialogue, "fees", no_match=2)
+    s, reply = dialogue.step(s, Intent(IntentKind.UNKNOWN), NOW)
+    menu = next(c for c in reply.choices if c.label == "メニューへ")
+    s, reply = dialogue.step(s, Intent(IntentKind.CHOICE, menu.value, node="fees"), NOW)
+    assert s is not None and s.node == "menu"
+
+
+def test_topic_keeps_answers_and_skips_known_questions(dialogue: FlowDialogue) -> None:
+    s = at(dialogue, "menu", answers=(("start_date", "2026-11-10"),))
+    s2, reply = dialogue.step(s, Intent(IntentKind.TOPIC, "min_period"), NOW)
+    assert s2 is not None and s2.node == "min_period_answer"
+    assert s2.answers == s.answers
+    assert "2026年11月30日(月)" in all_texts(reply)
+
+
+def test_restart_forgets_answers_back_restores_them(dialogue: FlowDialogue) -> None:
+    s = at(dialogue, "fees_sim", answers=(("plan", "old"),), history=(Frame("fees", ()),))
+    restarted, _reply = dialogue.step(s, cmd(Command.RESTART), NOW)
+    assert restarted is not None and restarted.node == "menu" and restarted.answers == ()
+    back, _ = dialogue.step(s, cmd(Command.BACK), NOW)
+    assert back is not None and back.node == "fees" and back.answers == () and back.history == ()
+
+
+def test_history_stays_bounded(dialogue: FlowDialogue) -> None:
+    s: Session | None = at(dialogue, "menu")
+    for _ in range(15):
+        s, _ = dialogue.step(s, Intent(IntentKind.TOPIC, "esim"), NOW)
+        s, _ = dialogue.step(s, Intent(IntentKind.TOPIC, "support"), NOW)
+    assert s is not None and len(s.history) == MAX_HISTORY
+
+
+def test_end_and_forget_drop_the_session(dialogue: FlowDialogue) -> None:
+    for intent in (cmd(Command.END), Intent(IntentKind.FORGET)):
+        s, reply = dialogue.step(at(dialogue, "fees"), intent, NOW)
+        assert s is None and reply.ends_session
+        reply.validate()
+
+
+def test_ambiguous_offers_candidates_then_follows_the_pick(dialogue: FlowDialogue) -> None:
+    amb = Intent(IntentKind.AMBIGUOUS, candidates=("esim", "sim_return", "not_a_topic"))
+    s, reply = dialogue.step(at(dialogue, "cancel"), amb, NOW)
+    assert s is not None and s.pending == ("esim", "sim_return") and s.node == "cancel"
+    assert [c.value for c in reply.choices] == ["topic:esim", "topic:sim_return", "nav:menu"]
+    exp = dialogue.expectation(s)
+    assert "topic:esim" in {c.value for c in exp.choices}
+    s, reply = dialogue.step(s, Intent(IntentKind.CHOICE, "topic:sim_return", node="cancel"), NOW)
+    assert s is not None and s.node == "sim_return" and s.pending == ()
+
+
+def test_ambiguous_with_one_known_topic_goes_there(dialogue: FlowDialogue) -> None:
+    amb = Intent(IntentKind.AMBIGUOUS, candidates=("device", "unknown"))
+    s, _ = dialogue.step(at(dialogue, "menu"), amb, NOW)
+    assert s is not None and s.node == "device"
+
+
+def test_session_of_an_older_flow(dialogue: FlowDialogue) -> None:
+    gone = Session(node="removed_node", flow_version="0ld0ld0ld0ld")
+    s, reply = dialogue.step(gone, Intent(IntentKind.UNKNOWN), NOW)
+    assert s is not None and s.node == "menu" and s.flow_version == dialogue.flow_version
+    assert "更新されたため" in all_texts(reply)
+    kept = Session(node="fees", flow_version="0ld0ld0ld0ld", answers=(("mnp", "no"),))
+    s, reply = dialogue.step(kept, Intent(IntentKind.CHOICE, "giga"), NOW)
+    assert s is not None and s.node == "fees_giga" and s.flow_version == dialogue.flow_version
+    assert "更新されたため" not in all_texts(reply)
+
+
+def test_expired_without_session(dialogue: FlowDialogue) -> None:
+    s, reply = dialogue.step(None, Intent(IntentKind.START), NOW, expired=True)
+    assert reply.texts[0].startswith("前回の会話は時間がたったため")
+    assert s is not None and s.node == "menu"
+    _, reply = dialogue.step(None, Intent(IntentKind.START), NOW)
+    assert "前回の会話" not in all_texts(reply)
+
+
+def test_new_conversation_acts_only_on_menu_buttons(dialogue: FlowDialogue) -> None:
+    s, _ = dialogue.step(None, Intent(IntentKind.CHOICE, "fees", node="menu"), NOW)
+    assert s is not None and s.node == "fees"
+    s, _reply = dialogue.step(None, Intent(IntentKind.CHOICE, "giga", node="fees"), NOW)
+    assert s is not None and s.node == "menu"
+
+
+def test_date_bounds_are_inclusive(dialogue: FlowDialogue) -> None:
+    today = NOW.date()
+    for ok in (date(2010, 1, 1), today):
+        s, _ = dialogue.step(at(dialogue, "min_period"), Intent(IntentKind.DATE, date=ok), NOW)
+        assert s is not None and s.node == "min_period_answer"
+    for bad in (date(2009, 12, 31), date(2026, 11, 25)):
+        s, reply = dialogue.step(at(dialogue, "min_period"), Intent(IntentKind.DATE, date=bad), NOW)
+        assert s is not None and s.node == "min_period" and s.answer("start_date") is None
+        assert reply.date_question is not None and reply.date_question.max == today
+
+
+def test_month_end_button_sets_the_date(dialogue: FlowDialogue) -> None:
+    s, _reply = dialogue.step(at(dialogue, "withdraw"), Intent(IntentKind.CHOICE, "month_end"), NOW)
+    assert s is not None and s.answer("cancel_day") == "2026-11-30"
+
+
+def test_step_is_pure(dialogue: FlowDialogue) -> None:
+    s = at(dialogue, "withdraw")
+    intent = Intent(IntentKind.DATE, date=date(2026, 11, 30))
+    assert dialogue.step(s, intent, NOW) == dialogue.step(s, intent, NOW)

@@ -1,0 +1,134 @@
+"""The flow checks: the shipped flow is sound, and each kind of mistake is reported."""
+
+from __future__ import annotations
+
+import copy
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from core.dialogue import FlowError, lint, load_flow, to_mermaid, validate_flow
+from core.dialogue.loader import FLOW_PATH, read_raw
+from core.nlu import topic_ids
+
+
+@pytest.fixture
+def raw() -> dict[str, Any]:
+    data, _ = read_raw()
+    assert isinstance(data, dict)
+    return copy.deepcopy(data)
+
+
+def test_shipped_flow_and_rules_have_no_problems() -> None:
+    assert lint() == []
+
+
+def test_every_topic_of_the_lexicon_has_an_entry_node() -> None:
+    flow = load_flow()
+    for tid in topic_ids():
+        assert flow.topics[tid].node in flow.nodes
+
+
+def test_version_is_a_hash_of_the_file(tmp_path: Path) -> None:
+    text = FLOW_PATH.read_text(encoding="utf-8")
+    copy_path = tmp_path / "flow.yaml"
+    copy_path.write_text(text, encoding="utf-8")
+    assert load_flow(copy_path).version == load_flow().version
+    copy_path.write_text(text + "\n# edited\n", encoding="utf-8")
+    assert load_flow(copy_path).version != load_flow().version
+    assert re.fullmatch(r"[0-9a-f]{12}", load_flow().version)
+
+
+def test_missing_route_target(raw: dict[str, Any]) -> None:
+    raw["nodes"]["fees"]["choices"][0]["next"] = "nowhere"
+    assert any("missing node 'nowhere'" in p for p in validate_flow(raw))
+
+
+def test_unreachable_node(raw: dict[str, Any]) -> None:
+    raw["nodes"]["orphan"] = copy.deepcopy(raw["nodes"]["support"])
+    assert "node orphan: unreachable from the menu" in validate_flow(raw)
+
+
+def test_answer_without_follow_ups_is_a_dead_end(raw: dict[str, Any]) -> None:
+    raw["nodes"]["esim"]["choices"] = []
+    assert any("esim: dead end" in p for p in validate_flow(raw))
+
+
+def test_answer_must_lead_back_to_the_menu(raw: dict[str, Any]) -> None:
+    raw["nodes"]["esim"]["choices"] = [{"label": "解約", "next": "cancel"}]
+    assert any("esim: no follow-up back to the menu" in p for p in validate_flow(raw))
+
+
+def test_label_limits_for_line_and_slack(raw: dict[str, Any]) -> None:
+    raw["nodes"]["menu"]["choices"][0]["label"] = "あ" * 21
+    raw["nodes"]["menu"]["choices"][1]["label"] = "い" * 76
+    problems = validate_flow(raw)
+    assert any("over 20 (LINE)" in p and "あ" * 21 in p for p in problems)
+    assert any("over 75 (Slack)" in p for p in problems)
+
+
+def test_choice_values_unique_and_short(raw: dict[str, Any]) -> None:
+    raw["nodes"]["fees"]["choices"][1]["value"] = "giga"
+    raw["nodes"]["fees"]["choices"][2]["value"] = "x" * 201
+    problems = validate_flow(raw)
+    assert "node fees: choice value 'giga' used twice" in problems
+    assert any("empty or over 200" in p for p in problems)
+
+
+def test_topic_without_entry_node(raw: dict[str, Any]) -> None:
+    del raw["topics"]["esim"]
+    assert "topic esim: no entry node in the flow" in validate_flow(raw)
+    assert "topic mioひかり: no entry node in the flow" in validate_flow(
+        raw, topic_ids=["mioひかり"]
+    )
+
+
+def test_unknown_compute_and_uncomputed_variable(raw: dict[str, Any]) -> None:
+    raw["nodes"]["mnp"]["compute"] = "no_such_thing"
+    raw["nodes"]["cancel"]["rows"].append({"label": "x", "value": "{not_made}"})
+    problems = validate_flow(raw)
+    assert "node mnp: unknown compute 'no_such_thing'" in problems
+    assert "node cancel: template variable {not_made} is not computed" in problems
+
+
+def test_rule_based_answer_declares_its_rules(raw: dict[str, Any]) -> None:
+    raw["nodes"]["initial_answer"]["rules"] = []
+    raw["nodes"]["support"]["rules"] = ["R9"]
+    problems = validate_flow(raw, rule_ids=["R1", "R2", "R3", "R4", "R5", "R6", "R7"])
+    assert any("initial_answer: uses rule R4" in p for p in problems)
+    assert "node support: declares unknown rule R9" in problems
+
+
+def test_a_yaml_slip_that_splits_a_label_is_caught() -> None:
+    text = FLOW_PATH.read_text(encoding="utf-8").replace('{label: "1,500円",', "{label: 1,500円,")
+    problems = validate_flow(yaml.safe_load(text))
+    assert any("unexpected key" in p for p in problems)
+
+
+def test_load_reports_every_problem_at_once(tmp_path: Path, raw: dict[str, Any]) -> None:
+    raw["nodes"]["fees"]["choices"][0]["next"] = "nowhere"
+    raw["nodes"]["esim"]["choices"] = []
+    path = tmp_path / "flow.yaml"
+    path.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    with pytest.raises(FlowError) as err:
+        load_flow(path)
+    assert len(err.value.problems) >= 2
+    assert "nowhere" in str(err.value) and "esim: dead end" in str(err.value)
+
+
+def test_not_a_flow_at_all() -> None:
+    assert validate_flow([1, 2]) != []
+    assert validate_flow({"start": "menu", "nodes": {}}) != []
+
+
+def test_mermaid_draws_every_node_and_route() -> None:
+    flow = load_flow()
+    text = to_mermaid(flow)
+    assert text.startswith("flowchart TD")
+    for nid, node in flow.nodes.items():
+        assert f"  {nid}" in text
+        for c in node.choices:
+            assert f"| {c.next}" in text
