@@ -56,8 +56,11 @@ def _number(trimmed: str) -> int | None:
     return _KANJI_ORDINALS[k.group(1)] if k else None
 
 
-def pick_choice(text: str, expect: Expectation, lexicon: Lexicon | None = None) -> str | None:
-    """The value of the choice ``text`` picks among ``expect.choices``, or None."""
+def pick_choice(
+    text: str, expect: Expectation, lexicon: Lexicon | None = None, *, typos: bool = True
+) -> str | None:
+    """The value of the choice ``text`` picks among ``expect.choices``, or None. With
+    ``typos`` a near miss of a label also counts."""
     lex = lexicon or load_lexicon()
     choices = expect.choices
     if not choices:
@@ -85,7 +88,7 @@ def pick_choice(text: str, expect: Expectation, lexicon: Lexicon | None = None) 
     if inside and (len(inside) == 1 or inside[0][0] > inside[1][0]):
         return inside[0][1].value
     # A typo in a short answer: the closest form, if clearly closest.
-    if len(trimmed) >= 2:
+    if typos and len(trimmed) >= 2:
         best: list[tuple[float, ChoiceSpec]] = []
         for f, c in forms:
             ratio = max(
@@ -132,16 +135,22 @@ def understand(text: str, expect: Expectation, today: date) -> Intent:
         if command is not None:
             return Intent(IntentKind.COMMAND, value=command.value)
 
-    value = pick_choice(text, expect, lex)
+    value = pick_choice(text, expect, lex, typos=False)
     if value is not None:
+        return Intent(IntentKind.CHOICE, value=value, node=expect.node)
+    scores = score_topics(whole, lex)
+    s = lex.scoring
+    ranked = [kv for kv in (*scores.specific, *scores.generic) if kv[1] >= s.min_score]
+    # A label one typo away is the answer, unless the message clearly asks about a
+    # different topic ("解約の手数料" is not a typo of the button 解約の手順).
+    value = pick_choice(text, expect, lex, typos=True)
+    if value is not None and (not ranked or ranked[0][0] == value):
         return Intent(IntentKind.CHOICE, value=value, node=expect.node)
 
     parsed = parse_date(text, today)
     if expect.asks_date and parsed.found:
         return _date_intent(parsed)
 
-    scores = score_topics(whole, lex)
-    s = lex.scoring
     if scores.specific and scores.specific[0][1] >= s.min_score:
         best = scores.specific[0][1]
         close = tuple(tid for tid, sc in scores.specific if sc >= best * s.ambiguity_ratio)[

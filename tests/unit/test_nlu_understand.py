@@ -281,6 +281,15 @@ def test_a_topic_menu_does_not_swallow_longer_topics() -> None:
     assert understand("解約金が知りたいんですけど", menu, TODAY).value == "fees"
 
 
+def test_a_near_miss_of_a_button_that_asks_another_topic_is_that_topic() -> None:
+    menu = Expectation(
+        "menu",
+        choices=(ChoiceSpec("解約の手順", "cancel"), ChoiceSpec("最低利用期間", "min_period")),
+    )
+    assert understand("解約の手数料", menu, TODAY) == Intent(IntentKind.TOPIC, value="fees")
+    assert understand("最低利用期問", menu, TODAY).value == "min_period"  # 問 for 間
+
+
 # --- lexicon ----------------------------------------------------------------------------
 
 
