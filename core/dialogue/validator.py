@@ -47,6 +47,9 @@ def validate_flow(
     known_rules = None if rule_ids is None else set(rule_ids)
     errors += _check_targets(flow)
     errors += _check_reachable(flow)
+    if not errors:  # the path checks assume every route resolves
+        errors += _check_auto_loops(flow)
+        errors += _check_inputs(flow, comps)
     for node in flow.nodes.values():
         errors += _check_node(flow, node, comps, known_rules)
     for tid in sorted(wanted_topics - flow.topics.keys()):
@@ -96,6 +99,76 @@ def _check_reachable(flow: Flow) -> list[str]:
         seen.add(nid)
         queue.extend(t for t in edges(flow.nodes[nid]) if t in flow.nodes)
     return [f"node {nid}: unreachable from the menu" for nid in flow.nodes if nid not in seen]
+
+
+def _auto_edges(node: Node) -> list[str]:
+    """Where the engine may move on its own, without the user acting."""
+    if node.kind is NodeKind.SWITCH:
+        return edges(node)
+    if node.kind is NodeKind.DATE and node.slot and node.next:
+        return [node.next]
+    if node.kind is NodeKind.QUESTION and node.slot:
+        return [c.next for c in node.choices]
+    return []
+
+
+def _check_auto_loops(flow: Flow) -> list[str]:
+    # A loop of nodes the engine skips through would never stop at a question.
+    errors: list[str] = []
+    state: dict[str, int] = {}  # 1 = on the current path, 2 = done
+
+    def visit(nid: str, path: list[str]) -> None:
+        state[nid] = 1
+        for nxt in _auto_edges(flow.nodes[nid]):
+            if state.get(nxt) == 1:
+                loop = [*path[path.index(nxt) :], nxt] if nxt in path else [nid, nxt]
+                errors.append(f"automatic loop through {' → '.join(loop)}")
+            elif nxt not in state:
+                visit(nxt, [*path, nxt])
+        state[nid] = 2
+
+    for nid in flow.nodes:
+        if nid not in state:
+            visit(nid, [nid])
+    return errors
+
+
+def _check_inputs(flow: Flow, comps: Mapping[str, Computation]) -> list[str]:
+    """Every path to an answer must have asked what its computation needs.
+
+    A must-analysis: the slots surely answered on arrival at a node are those answered
+    on every way in (menus and topic jumps start from nothing known).
+    """
+    every = frozenset(
+        {n.slot for n in flow.nodes.values() if n.slot}
+        | {slot for n in flow.nodes.values() for c in n.choices for slot, _ in c.sets}
+    )
+    known: dict[str, frozenset[str]] = {nid: every for nid in flow.nodes}
+    roots = {flow.start, *(t.node for t in flow.topics.values())}
+    for r in roots:
+        known[r] = frozenset()
+    changed = True
+    while changed:
+        changed = False
+        for node in flow.nodes.values():
+            here = known[node.id]
+            outs = [(c.next, here | {slot for slot, _ in c.sets}) for c in node.choices]
+            if node.next:
+                given = {node.slot} if node.kind is NodeKind.DATE and node.slot else set()
+                outs.append((node.next, here | given))
+            outs += [(target, here) for _, target in node.cases]
+            for target, carried in outs:
+                new = known[target] & carried
+                if new != known[target]:
+                    known[target], changed = new, True
+    errors = []
+    for node in flow.nodes.values():
+        comp = comps.get(node.compute) if node.compute else None
+        if comp is not None:
+            missing = sorted(set(comp.needs) - known[node.id])
+            if missing:
+                errors.append(f"node {node.id}: reachable without asking {', '.join(missing)}")
+    return errors
 
 
 def _check_node(

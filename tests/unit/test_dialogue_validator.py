@@ -132,3 +132,16 @@ def test_mermaid_draws_every_node_and_route() -> None:
         assert f"  {nid}" in text
         for c in node.choices:
             assert f"| {c.next}" in text
+
+
+def test_answer_reachable_without_its_inputs(raw: dict[str, Any]) -> None:
+    raw["nodes"]["support"]["choices"].append(
+        {"label": "最短の解約日", "value": "shortcut", "next": "min_period_answer"}
+    )
+    assert "node min_period_answer: reachable without asking start_date" in validate_flow(raw)
+
+
+def test_a_loop_of_skipped_questions(raw: dict[str, Any]) -> None:
+    raw["nodes"]["fees_end"]["next"] = "fees_start"  # both dates known: round and round
+    problems = validate_flow(raw)
+    assert any(p.startswith("automatic loop through") and "fees_start" in p for p in problems)
