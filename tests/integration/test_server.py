@@ -15,14 +15,19 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 
 import httpx
 import pytest
+import redis.asyncio as aioredis
 import uvicorn
 
 from bots.server import create_app
 from bots.settings import ENV_VARS, Settings
+from core.clock import JST, FixedClock
+from tests.integration import line_stub
+from tests.integration.line_stub import LineHarness, LineStub, serve
 
 pytestmark = pytest.mark.integration
 
@@ -288,3 +293,52 @@ def test_serve_refuses_bad_configuration_with_a_clear_message() -> None:
     assert "IIJBOT_SESSION_TTL" in err
     assert "Traceback" not in err
     assert len(err.strip().splitlines()) == 1
+
+
+# --- the composed server end to end: LINE stub ↔ server ↔ Redis ------------------------------
+
+
+def metric_value(text: str, name: str, **labels: str) -> float:
+    wanted = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
+    for line in text.splitlines():
+        if line.startswith(f"{name}{{") and line.split("}")[0][len(name) + 1 :] == wanted:
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+async def test_a_signed_line_follow_is_answered_through_the_composed_server(
+    redis_url: str, aredis: aioredis.Redis
+) -> None:
+    stub = LineStub()
+    async with serve(stub.app()) as stub_url:
+        settings = Settings.from_env(
+            {
+                "REDIS_URL": redis_url,
+                "LINE_CHANNEL_SECRET": line_stub.CHANNEL_SECRET,
+                "LINE_CHANNEL_ACCESS_TOKEN": line_stub.ACCESS_TOKEN,
+                "LINE_API_BASE_URL": stub_url,
+            }
+        )
+        app = create_app(settings, clock=FixedClock(datetime(2026, 6, 1, 10, 0, tzinfo=JST)))
+        async with serve(app) as bot_url, httpx.AsyncClient(timeout=CLIENT_TIMEOUT) as http:
+            harness = LineHarness(
+                stub=stub, bot_url=bot_url, http=http, bot=app.state.runtime.bots["line"]
+            )
+            before = (await http.get(f"{bot_url}/metrics")).text
+            follow = harness.event("follow", follow={"isUnblocked": False})
+            response = await harness.send(follow)
+            after = (await http.get(f"{bot_url}/metrics")).text
+    assert response.status_code == 200
+    [delivered] = stub.delivered
+    assert delivered.method == "reply" and delivered.target == follow["replyToken"]
+    # The conversation was committed to the Redis the settings named, under the design's key.
+    keys = [
+        k.decode() if isinstance(k, bytes) else k
+        for k in await aredis.keys("iijbot:v1:{line:*}:session")
+    ]
+    assert len(keys) == 1
+    assert "U1111" in keys[0]
+    ok_turns = {"platform": "line", "outcome": "ok"}
+    assert metric_value(after, "iijbot_turns_total", **ok_turns) == (
+        metric_value(before, "iijbot_turns_total", **ok_turns) + 1
+    )
