@@ -34,6 +34,8 @@ pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
 LINE_SECRET = "line-channel-secret-4b1d0c3e"
 LINE_TOKEN = "line-access-token-QWERTYUIOP123"
+SLACK_SECRET = "slack-signing-secret-9e8d7c6b"
+SLACK_TOKEN = "xoxb-1234-5678-abcdefghijkl"
 CLIENT_TIMEOUT = 10.0  # generous: only stops a hung server from hanging the test run
 
 
@@ -205,6 +207,47 @@ def test_line_is_mounted_when_both_secrets_are_set(
     [mounted] = server_records(caplog, "platform mounted")
     assert mounted.platform == "line"  # type: ignore[attr-defined]
     for secret in (LINE_SECRET, LINE_TOKEN):
+        assert secret not in caplog.text
+
+
+def slack_headers(body: bytes, secret: str, ts: int) -> dict[str, str]:
+    base = f"v0:{ts}:".encode() + body
+    digest = hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
+    return {
+        "X-Slack-Request-Timestamp": str(ts),
+        "X-Slack-Signature": f"v0={digest}",
+        "Content-Type": "application/json",
+    }
+
+
+def test_slack_is_mounted_when_both_secrets_are_set_and_answers_url_verification(
+    redis_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="iijbot.server")
+    env = {
+        "REDIS_URL": redis_url,
+        "SLACK_SIGNING_SECRET": SLACK_SECRET,
+        "SLACK_BOT_TOKEN": SLACK_TOKEN,
+        "SLACK_API_URL": f"http://127.0.0.1:{closed_port()}/api",
+    }
+    body = b'{"type": "url_verification", "challenge": "chal-42", "token": "legacy"}'
+    now = int(time.time())
+    with running(Settings.from_env(env)) as client:
+        verified = client.post(
+            "/slack/events", content=body, headers=slack_headers(body, SLACK_SECRET, now)
+        )
+        forged = client.post(
+            "/slack/events", content=body, headers=slack_headers(body, "wrong-secret", now)
+        )
+        line = client.post("/line/webhook", content=b'{"events": []}')
+    # The Events API's URL check must echo the challenge, or Slack refuses the request URL.
+    assert verified.status_code == 200
+    assert "chal-42" in verified.text
+    assert forged.status_code == 401
+    assert line.status_code == 404
+    [mounted] = server_records(caplog, "platform mounted")
+    assert mounted.platform == "slack"  # type: ignore[attr-defined]
+    for secret in (SLACK_SECRET, SLACK_TOKEN):
         assert secret not in caplog.text
 
 
