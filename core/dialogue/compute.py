@@ -154,7 +154,7 @@ def _withdraw(ctx: Context) -> Mapping[str, str]:
     )
     return {
         "scheduled": format_date_ja(r.scheduled_day),
-        "deadline": f"{format_datetime_ja(r.deadline)}（日本時間）",
+        "deadline": format_datetime_ja(r.deadline),
         "status": status,
         "checked_at": format_datetime_ja(r.at),
     }

@@ -204,10 +204,11 @@ class _Turn:
     def no_match(self, s: Session) -> tuple[Session, Reply]:
         s = replace(s, no_match=s.no_match + 1)
         node = self.flow.nodes[s.node]
+        asks_date = node.kind is NodeKind.DATE and not s.pending
         if s.no_match == 1:
-            return s, self.ask(s, [self.d._t("no_match_1")])
+            return s, self.ask(s, [self.d._t("no_match_1_date" if asks_date else "no_match_1")])
         if s.no_match == 2:
-            if node.kind is NodeKind.DATE and not s.pending:
+            if asks_date:
                 text = self.d._t("no_match_2_date")
             else:
                 labels = [c.label for c in self._choices(s, node)][:3]
