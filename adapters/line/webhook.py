@@ -1,10 +1,12 @@
-"""POST /line/webhook: verify, parse, run each event's turn, then answer it.
+"""POST /line/webhook: verify, parse, run each event's turn, answer 200, then reply.
 
-Events are handled inline, before the 200 goes back. A turn is a couple of Redis round
-trips, well inside LINE's webhook timeout, and inline handling keeps "reply only after
-the commit" simple: the reply is sent after TurnRunner.run returned, i.e. after the
-commit. Should LINE time out anyway and redeliver, the store's event-id dedupe makes
-the redelivery a no-op.
+Turns run inline, before the 200: a turn is a couple of Redis round trips, and an
+acknowledged event is then always a committed one (a crash after the 200 never loses a
+message that LINE would not redeliver). The replies go out right after, in a tracked
+background task, so a slow LINE API (10 s timeouts, push retries) never holds the
+webhook response long enough for LINE to time out and redeliver. Replies are therefore
+sent only after the commit, as the design requires. Should LINE redeliver anyway, the
+store's event-id dedupe answers the redelivery with nothing.
 """
 
 from __future__ import annotations
@@ -12,9 +14,10 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from dataclasses import dataclass
 from typing import Any
 
-from linebot.v3.messaging import AsyncApiClient, AsyncMessagingApi, Configuration
+from linebot.v3.messaging import AsyncApiClient, AsyncMessagingApi, Configuration, Message
 from linebot.v3.webhook import SignatureValidator
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -32,6 +35,13 @@ log = logging.getLogger(__name__)
 PLATFORM = "line"
 BUSY_TEXT = "ただいま混み合っています。少し時間をおいてもう一度お試しください。"
 LOADING_AFTER = 1.0  # seconds; a faster answer never shows the animation
+DRAIN_TIMEOUT = 30.0  # seconds stop() waits for replies still on their way
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    event: LineEvent
+    messages: list[Message]
 
 
 class LineBot:
@@ -51,6 +61,7 @@ class LineBot:
         self._loading_after = loading_after
         self._client: AsyncApiClient | None = None
         self._sender: LineSender | None = None
+        self._deliveries: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
         # The SDK's aiohttp session binds to the running loop: build it here, not at import.
@@ -59,6 +70,10 @@ class LineBot:
         self._sender = LineSender(AsyncMessagingApi(self._client))
 
     async def stop(self) -> None:
+        try:
+            await asyncio.wait_for(self.drain(), DRAIN_TIMEOUT)
+        except TimeoutError:
+            log.warning("line: stopped with replies still pending")
         if self._client is not None:
             await self._client.close()
         self._client = None
@@ -80,15 +95,50 @@ class LineBot:
             return JSONResponse({"message": "not ready"}, status_code=503)
 
         handled = 0
+        outbox: list[Outgoing] = []
         for raw in raw_events:
             event = _parse_quietly(raw)
             if event is None:
                 continue
             handled += 1
-            await self._handle_event(event, self._sender)
+            try:
+                messages = await self._handle_event(event, self._sender)
+            except Exception:
+                # A bug must not take the other events of this batch down, nor show the
+                # user a trace; the log keeps it (without the message text).
+                log.exception("line: event %s failed", event.event_id)
+                continue
+            if messages and event.reply_token:
+                outbox.append(Outgoing(event, messages))
+        if outbox:
+            self._spawn(self._deliver_all(self._sender, outbox))
         result = "ok" if handled else "ignored"
         WEBHOOK_REQUESTS.labels(platform=PLATFORM, result=result).inc()
         return JSONResponse({})
+
+    async def drain(self) -> None:
+        """Wait until every reply already handed to the background has been sent."""
+        while self._deliveries:
+            await asyncio.gather(*list(self._deliveries), return_exceptions=True)
+
+    def _spawn(self, coro: Any) -> None:
+        task: asyncio.Task[None] = asyncio.create_task(coro)
+        self._deliveries.add(task)  # a strong reference, or the task may be collected
+        task.add_done_callback(self._deliveries.discard)
+
+    @staticmethod
+    async def _deliver_all(sender: LineSender, outbox: list[Outgoing]) -> None:
+        # One batch in order, so two messages of one user are answered in order.
+        for out in outbox:
+            try:
+                await sender.deliver(
+                    out.messages,
+                    reply_token=out.event.reply_token,
+                    push_to=out.event.push_to,
+                    event_id=out.event.event_id,
+                )
+            except Exception:
+                log.exception("line: delivery failed for event %s", out.event.event_id)
 
     def _signature_ok(self, body: bytes, signature: str) -> bool:
         if not signature:
@@ -101,10 +151,10 @@ class LineBot:
             return False
         return bool(self._validator.validate(text, signature))
 
-    async def _handle_event(self, event: LineEvent, sender: LineSender) -> None:
+    async def _handle_event(self, event: LineEvent, sender: LineSender) -> list[Message]:
+        """Run the event's turn (committed when this returns) and render what to send."""
         if event.page is not None:
-            await self._show_page(event, sender)
-            return
+            return await self._show_page(event)
         assert event.inbound is not None
         turn = asyncio.ensure_future(self._runner.run(event.inbound))
         try:
@@ -120,37 +170,19 @@ class LineBot:
             # redeliver, and the redelivered event would be answered long after we told
             # the user to try again (a confusing second answer). The user retries instead.
             log.warning("line: turn not run (%s) for event %s", type(exc).__name__, event.event_id)
-            if event.reply_token:
-                await sender.deliver(
-                    render_notice(BUSY_TEXT),
-                    reply_token=event.reply_token,
-                    push_to=event.push_to,
-                    event_id=event.event_id,
-                )
-            return
-        except Exception:
-            # A bug must not take the other events of this batch down, nor show the user
-            # a trace; the log keeps it (without the message text).
-            log.exception("line: turn failed for event %s", event.event_id)
-            return
+            return render_notice(BUSY_TEXT)
         if outcome.duplicate or outcome.reply is None:
-            return  # a redelivery already answered, or nothing to say (unfollow)
+            return []  # a redelivery already answered, or nothing to say
         if not event.reply_token:
-            return  # unfollow and the like: the user cannot receive anything
+            return []  # unfollow and the like: the user cannot receive anything
         try:
-            messages = render_reply(outcome.reply)
+            return render_reply(outcome.reply)
         except Exception:
             # Flow data the renderer cannot express (a bug): still answer, as plain text.
             log.exception("line: could not render node %s; sending plain text", outcome.reply.node)
-            messages = render_notice("\n\n".join(outcome.reply.readable_texts()) or BUSY_TEXT)
-        await sender.deliver(
-            messages,
-            reply_token=event.reply_token,
-            push_to=event.push_to,
-            event_id=event.event_id,
-        )
+            return render_notice("\n\n".join(outcome.reply.readable_texts()) or BUSY_TEXT)
 
-    async def _show_page(self, event: LineEvent, sender: LineSender) -> None:
+    async def _show_page(self, event: LineEvent) -> list[Message]:
         """「ほかの項目」: read-only, nothing is committed; the next tap is a normal turn."""
         page = event.page
         assert page is not None
@@ -158,19 +190,11 @@ class LineBot:
             loaded = await self._runner.store.load(page.key)
         except StoreUnavailable:
             log.warning("line: store unavailable while paging choices")
-            messages = render_notice(BUSY_TEXT)
-        else:
-            expect = self._runner.dialogue.expectation(loaded.session)
-            start = page.start if expect.node == page.node else 0
-            choices = [Choice(label=c.label, value=c.value) for c in expect.choices]
-            messages = render_choice_page(expect.node, choices, start)
-        if event.reply_token and messages:
-            await sender.deliver(
-                messages,
-                reply_token=event.reply_token,
-                push_to=event.push_to,
-                event_id=event.event_id,
-            )
+            return render_notice(BUSY_TEXT)
+        expect = self._runner.dialogue.expectation(loaded.session)
+        start = page.start if expect.node == page.node else 0
+        choices = [Choice(label=c.label, value=c.value) for c in expect.choices]
+        return render_choice_page(expect.node, choices, start)
 
 
 def _parse_quietly(raw: dict[str, Any]) -> LineEvent | None:

@@ -271,7 +271,10 @@ class LineHarness:
         headers = {"content-type": "application/json; charset=utf-8"}
         if signature is not None:
             headers["x-line-signature"] = signature
-        return await self.http.post(self.webhook, content=body, headers=headers)
+        resp = await self.http.post(self.webhook, content=body, headers=headers)
+        # Replies leave in the background after the 200; wait for them (not for a time).
+        await self.bot.drain()
+        return resp
 
     async def send(self, *events: dict[str, Any]) -> httpx.Response:
         body = json.dumps(
