@@ -43,6 +43,8 @@ from core.turn import TurnConflict, TurnRunner
 
 log = logging.getLogger("iijbot.slack")
 
+Ack = Callable[[], Awaitable[Any]]
+
 COMMAND = "/iijmio"
 SIGNATURE_WINDOW = 60 * 5
 IDENTITY_RETRY_SECONDS = 60.0
@@ -98,21 +100,44 @@ class SlackBot:
             token=self._token, base_url=self._api_url, session=self._session, timeout=10
         )
         self._sender = SlackSender(self._client, self._session)
+
         # authorize= instead of token=: Bolt would otherwise call auth.test before it lets
         # the first request through; we learn the bot's ids lazily, off the request path.
+        # Bolt injects listener arguments by parameter name and would count a bound
+        # method's `self` as one, so it gets plain functions with exactly the names we use.
+        async def authorize(
+            enterprise_id: str | None, team_id: str | None, user_id: str | None
+        ) -> AuthorizeResult:
+            return await self._authorize(enterprise_id, team_id, user_id)
+
+        async def on_command(ack: Ack, body: dict[str, Any]) -> None:
+            await self._on_command(ack, body)
+
+        async def on_action(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
+            await self._on_action(ack, body, action)
+
+        async def on_message(body: dict[str, Any], event: dict[str, Any]) -> None:
+            await self._on_message(body, event)
+
+        async def on_mention(body: dict[str, Any], event: dict[str, Any]) -> None:
+            await self._on_mention(body, event)
+
+        async def on_home_opened(event: dict[str, Any]) -> None:
+            await self._on_home_opened(event)
+
         app = AsyncApp(
             signing_secret=self._secret,
             # Bolt's own client only serves our authorize result; replies use ours.
             client=AsyncWebClient(base_url=self._api_url, session=self._session, timeout=10),
-            authorize=self._authorize,
+            authorize=authorize,
             name="iijmio-bot",
             logger=logging.getLogger("iijbot.slack.bolt"),
         )
-        app.command(self._command)(self._on_command)
-        app.action(re.compile("^" + re.escape(PREFIX)))(self._on_action)
-        app.event("message")(self._on_message)
-        app.event("app_mention")(self._on_mention)
-        app.event("app_home_opened")(self._on_home_opened)
+        app.command(self._command)(on_command)
+        app.action(re.compile("^" + re.escape(PREFIX)))(on_action)
+        app.event("message")(on_message)
+        app.event("app_mention")(on_mention)
+        app.event("app_home_opened")(on_home_opened)
         self._handler = AsyncSlackRequestHandler(app)
 
     async def stop(self) -> None:
@@ -171,7 +196,7 @@ class SlackBot:
             bot_id=self._bot_id,
         )
 
-    async def _on_command(self, ack: Callable[[], Awaitable[Any]], body: dict[str, Any]) -> None:
+    async def _on_command(self, ack: Ack, body: dict[str, Any]) -> None:
         await ack()
         inbound = parse.slash_inbound(body)
         url = body.get("response_url")
@@ -182,7 +207,7 @@ class SlackBot:
 
     async def _on_action(
         self,
-        ack: Callable[[], Awaitable[Any]],
+        ack: Ack,
         body: dict[str, Any],
         action: dict[str, Any],
     ) -> None:
