@@ -282,7 +282,12 @@ class _Turn:
         node = self.flow.nodes[s.node]
         if node.kind is not NodeKind.ANSWER:
             return self.ask(s, pre)
-        values = self.compute(node, dict(s.answers))
+        try:
+            values = self.compute(node, dict(s.answers))
+        except NoRuleInForce:
+            # No rule data covers that day: say so rather than guess a date.
+            text = self.d._t("rule_missing")
+            return Reply(node=s.node, texts=_fit([*pre, text]), choices=self._choices(s, node))
         texts = [*pre]
         if node.text:
             texts.append(node.text.format(**values))

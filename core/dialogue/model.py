@@ -6,12 +6,13 @@ show the whole list at once; the validator adds the graph-level checks.
 
 from __future__ import annotations
 
-import calendar
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from enum import StrEnum
 from typing import Any
+
+from core.policy.calendar import month_end
 
 # Values with these prefixes are handled by the engine itself at any node.
 TOPIC_PREFIX = "topic:"
@@ -288,6 +289,5 @@ def resolve_token(value: str, today: date) -> str:
     if value == "$today":
         return today.isoformat()
     if value == "$month_end":
-        last = calendar.monthrange(today.year, today.month)[1]
-        return today.replace(day=last).isoformat()
+        return month_end(today).isoformat()
     return value

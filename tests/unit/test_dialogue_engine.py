@@ -210,3 +210,13 @@ def test_step_is_pure(dialogue: FlowDialogue) -> None:
     s = at(dialogue, "withdraw")
     intent = Intent(IntentKind.DATE, date=date(2026, 11, 30))
     assert dialogue.step(s, intent, NOW) == dialogue.step(s, intent, NOW)
+
+
+def test_a_day_no_rule_covers_is_said_not_guessed(dialogue: FlowDialogue) -> None:
+    # R4 (初期契約解除) exists from 2016-05-21 only; asking "before" it has no rule to apply.
+    early = datetime(2015, 6, 1, 12, 0, tzinfo=JST)
+    s = at(dialogue, "initial")
+    s2, reply = dialogue.step(s, Intent(IntentKind.DATE, date=date(2015, 5, 30)), early)
+    reply.validate()
+    assert s2 is not None and s2.node == "initial_answer" and reply.card is None
+    assert "0570-09-4400" in all_texts(reply)
