@@ -109,9 +109,11 @@ def configure_logging(settings: Settings, stream: TextIO | None = None) -> loggi
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(settings.log_level)
-    # uvicorn installs its own handlers unless told otherwise; make its loggers use ours.
-    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+    # uvicorn may have installed its own handlers and levels (an earlier Config in this
+    # process); make its loggers use ours and follow LOG_LEVEL.
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "uvicorn.asgi"):
         lg = logging.getLogger(name)
         lg.handlers.clear()
+        lg.setLevel(logging.NOTSET)
         lg.propagate = True
     return handler
