@@ -25,8 +25,6 @@ MAX_SESSION_TTL = 30 * 24 * 3600
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 REDIS_SCHEMES = ("redis", "rediss", "unix", "redis+sentinel", "redis+cluster", "rediss+cluster")
-_TRUE = ("1", "true", "yes", "on")
-_FALSE = ("0", "false", "no", "off")
 
 LINE_SECRETS = ("LINE_CHANNEL_SECRET", "LINE_CHANNEL_ACCESS_TOKEN")
 SLACK_SECRETS = ("SLACK_SIGNING_SECRET", "SLACK_BOT_TOKEN")
@@ -83,7 +81,7 @@ class Settings:
             + "/",
             session_ttl=_session_ttl(env.get("IIJBOT_SESSION_TTL")),
             log_level=_log_level(env.get("LOG_LEVEL")),
-            log_text=_flag("IIJBOT_LOG_TEXT", env.get("IIJBOT_LOG_TEXT")),
+            log_text=_switch("IIJBOT_LOG_TEXT", env.get("IIJBOT_LOG_TEXT")),
         )
 
     @property
@@ -206,12 +204,11 @@ def _log_level(value: str | None) -> str:
     return level
 
 
-def _flag(name: str, value: str | None) -> bool:
-    if value is None:
+def _switch(name: str, value: str | None) -> bool:
+    # Exactly 1 or 0: core.turn reads IIJBOT_LOG_TEXT itself and only "1" turns it on, so a
+    # "true" that Settings accepted but the turn ignored would mislead the operator.
+    if value is None or value == "0":
         return False
-    lowered = value.lower()
-    if lowered in _TRUE:
+    if value == "1":
         return True
-    if lowered in _FALSE:
-        return False
-    raise SettingsError(f"{name} must be one of {'/'.join(_TRUE + _FALSE)}, got {value!r}")
+    raise SettingsError(f"{name} must be 1 (on) or 0 (off), got {value!r}")
