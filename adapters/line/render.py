@@ -44,7 +44,7 @@ CHOOSE_PROMPT = "次の中から選んでください。"
 MORE_PROMPT = "ほかの項目です。下のボタンから選んでください。"
 
 _GREY = "#888888"
-_ACCENT = "#A3171E"  # IIJmio-like red for the header rule
+_ACCENT = "#A3171E"  # the rich menu's red, so card titles match it
 
 
 def render_reply(reply: Reply) -> list[Message]:
@@ -165,8 +165,7 @@ def card_message(card: Card) -> FlexMessage:
 def card_bubble(card: Card) -> FlexBubble:
     header = FlexBox(
         layout="vertical",
-        contents=[FlexText(text=card.title, weight="bold", size="lg", wrap=True)],
-        borderColor=_ACCENT,
+        contents=[FlexText(text=card.title, weight="bold", size="lg", color=_ACCENT, wrap=True)],
         paddingBottom="md",
     )
     body: list[FlexComponent] = []
