@@ -327,11 +327,12 @@ class _Turn:
             return template.format(**values).strip()
 
         rows = tuple(FactRow(fill(r.label), value) for r in node.rows if (value := fill(r.value)))
-        source, as_of = node.source, None
+        # Every card states the date of the knowledge behind it, not only the dated rules:
+        # procedures (F1–F15) change too, and the user must know how fresh the answer is.
+        source, as_of = node.source, self.d.rules.as_of
         if node.rules:
             names = list(dict.fromkeys(self._source_of(r) for r in node.rules))
             source = f"{'・'.join(names) or source} ({', '.join(node.rules)})"
-            as_of = self.d.rules.as_of
         return Card(
             title=fill(node.title),
             rows=rows,
