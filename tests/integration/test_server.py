@@ -106,6 +106,18 @@ def test_readyz_is_503_with_a_reason_when_redis_is_unreachable_but_healthz_stays
     assert health.status_code == 200
 
 
+def test_readyz_gives_up_on_a_redis_that_accepts_but_never_answers() -> None:
+    # A half-dead Redis (or a black-holed network) must not hang the probe.
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(16)
+        port = silent.getsockname()[1]
+        with running(Settings.from_env({"REDIS_URL": f"redis://127.0.0.1:{port}/0"})) as client:
+            r = client.get("/readyz")
+    assert r.status_code == 503
+    assert "did not answer" in r.json()["reason"]
+
+
 def test_readyz_never_leaks_the_redis_password() -> None:
     password = "very-secret-redis-pw"
     settings = Settings.from_env({"REDIS_URL": f"redis://:{password}@127.0.0.1:{closed_port()}/0"})
