@@ -201,41 +201,60 @@ def sign(body: bytes, timestamp: int, secret: str = SIGNING_SECRET) -> dict[str,
     return {"X-Slack-Request-Timestamp": str(timestamp), "X-Slack-Signature": f"v0={digest}"}
 
 
-class BotServer:
-    """A Starlette app with POST /slack/events → SlackBot.handle, on uvicorn, in this loop."""
+class AsgiServer:
+    """Any ASGI app on uvicorn, on a free 127.0.0.1 port, in the test's own event loop."""
 
-    def __init__(self, bot: Any) -> None:
-        from starlette.applications import Starlette
-        from starlette.routing import Route
-
-        self.bot = bot
-        self._app = Starlette(routes=[Route("/slack/events", bot.handle, methods=["POST"])])
+    def __init__(self, app: Any, *, lifespan: str = "off", path: str = "/slack/events") -> None:
+        self._app = app
+        self._lifespan = lifespan
+        self._path = path
         self._server: Any = None
         self._task: asyncio.Task[None] | None = None
+        self.base = ""
         self.url = ""
 
     async def start(self) -> None:
         import uvicorn
 
-        await self.bot.start()
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-        config = uvicorn.Config(self._app, lifespan="off", log_level="warning", access_log=False)
+        config = uvicorn.Config(
+            self._app, lifespan=self._lifespan, log_config=None, access_log=False
+        )
         self._server = uvicorn.Server(config)
         self._task = asyncio.get_running_loop().create_task(self._server.serve(sockets=[sock]))
         while not self._server.started:
             if self._task.done():
                 self._task.result()
             await asyncio.sleep(0.01)
-        self.url = f"http://127.0.0.1:{port}/slack/events"
+        self.base = f"http://127.0.0.1:{port}"
+        self.url = self.base + self._path
 
     async def stop(self) -> None:
         if self._server is not None:
             self._server.should_exit = True
         if self._task is not None:
             await self._task
+
+
+class BotServer(AsgiServer):
+    """A Starlette app with POST /slack/events → SlackBot.handle."""
+
+    def __init__(self, bot: Any) -> None:
+        from starlette.applications import Starlette
+        from starlette.routing import Route
+
+        self.bot = bot
+        super().__init__(Starlette(routes=[Route("/slack/events", bot.handle, methods=["POST"])]))
+
+    async def start(self) -> None:
+        await self.bot.start()
+        await super().start()
+
+    async def stop(self) -> None:
+        await super().stop()
         await self.bot.stop()
 
 
