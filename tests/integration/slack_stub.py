@@ -21,7 +21,7 @@ from collections import defaultdict, deque
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import parse_qsl, urlencode
 
 from aiohttp import web
@@ -204,7 +204,9 @@ def sign(body: bytes, timestamp: int, secret: str = SIGNING_SECRET) -> dict[str,
 class AsgiServer:
     """Any ASGI app on uvicorn, on a free 127.0.0.1 port, in the test's own event loop."""
 
-    def __init__(self, app: Any, *, lifespan: str = "off", path: str = "/slack/events") -> None:
+    def __init__(
+        self, app: Any, *, lifespan: Literal["on", "off"] = "off", path: str = "/slack/events"
+    ) -> None:
         self._app = app
         self._lifespan = lifespan
         self._path = path

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import date, datetime
+from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
@@ -42,7 +43,7 @@ async def _session(aredis: aioredis.Redis, key: ConversationKey = ALICE) -> Sess
     return None if raw is None else Session.from_json(raw)
 
 
-async def _menu(env: Env, url_name: str = "m") -> dict:
+async def _menu(env: Env, url_name: str = "m") -> dict[str, Any]:
     resp = await env.slack.command("", url_name=url_name)
     assert resp.status_code == 200
     await env.idle()
@@ -169,7 +170,7 @@ async def test_store_outage_gets_a_polite_notice() -> None:
 
 
 async def test_slack_500_on_response_url_keeps_the_session_and_the_next_click_works(
-    env: Env, aredis: aioredis.Redis
+    env: Env, aredis: aioredis.Redis, caplog: pytest.LogCaptureFixture
 ) -> None:
     menu = await _menu(env)
     before = PLATFORM_API_ERRORS.labels("slack", "500")._value.get()
@@ -178,6 +179,7 @@ async def test_slack_500_on_response_url_keeps_the_session_and_the_next_click_wo
     await env.slack.action(click)
     await env.idle()
     assert env.stub.of("response_url")[-1].status == 500
+    assert "method=response_url status=500" in caplog.text
     assert PLATFORM_API_ERRORS.labels("slack", "500")._value.get() == before + 1
     session = await _session(aredis)
     assert session is not None and session.node == "min_period"  # committed all the same
@@ -227,3 +229,18 @@ async def test_used_up_response_url_falls_back_to_the_dm(env: Env) -> None:
     opened = env.stub.of("conversations.open")
     assert opened and opened[-1].body["users"] == "U0ALICE"
     assert env.stub.of("chat.postMessage")[-1].body["channel"] == "DU0ALICE"
+
+
+async def test_click_without_response_url_updates_the_message_in_place(env: Env) -> None:
+    menu = await _menu(env)
+    click = env.slack.action_payload(
+        button(menu["blocks"], "最低利用期間"),
+        url_name=None,
+        container={"type": "message", "message_ts": "1700000009.000100", "channel_id": "D0ALICE"},
+    )
+    await env.slack.action(click)
+    await env.idle()
+    [update] = env.stub.of("chat.update")
+    assert update.status == 200
+    assert update.body["channel"] == "D0ALICE" and update.body["ts"] == "1700000009.000100"
+    assert datepicker(update.body["blocks"])
