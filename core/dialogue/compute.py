@@ -141,7 +141,7 @@ def _initial(ctx: Context) -> Mapping[str, str]:
 
 @computation(
     "withdraw",
-    ("scheduled", "deadline", "status", "checked_at"),
+    ("scheduled", "deadline", "status", "checked_at", "possible"),
     rules=("R5",),
     needs=("cancel_day",),
 )
@@ -157,6 +157,7 @@ def _withdraw(ctx: Context) -> Mapping[str, str]:
         "deadline": format_datetime_ja(r.deadline),
         "status": status,
         "checked_at": format_datetime_ja(r.at),
+        "possible": "yes" if r.possible else "no",
     }
 
 

@@ -10,10 +10,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import date, datetime
 from functools import cache
+from pathlib import Path
 
 from core.clock import JST
 from core.dialogue.compute import REGISTRY, Computation, Context
-from core.dialogue.loader import load_flow, load_texts
+from core.dialogue.loader import FlowError, load_flow, load_texts
 from core.dialogue.model import (
     NAV_MENU,
     TOPIC_PREFIX,
@@ -25,6 +26,7 @@ from core.dialogue.model import (
 )
 from core.intent import ChoiceSpec, Command, Expectation, Intent, IntentKind
 from core.policy import NoRuleInForce, RuleBook, RulesError, format_date_ja, load_rules
+from core.policy.rules import validate_rules
 from core.reply import MAX_TEXTS, Card, Choice, DateQuestion, FactRow, Link, Reply
 from core.session import Frame, Session
 
@@ -95,6 +97,10 @@ class FlowDialogue:
         elif session.flow_version != self.flow.version:
             pending = tuple(p for p in session.pending if p in self.flow.topics)
             session = replace(session, flow_version=self.flow.version, pending=pending)
+        if self.flow.nodes[session.node].kind is NodeKind.SWITCH:
+            # A switch is never a resting place; only a session saved under an older flow
+            # can stand on one. Route it on as if it had just arrived there.
+            session = turn.landing(session)
         new, reply = turn.dispatch(session, intent, fresh)
         if notices:
             reply = replace(reply, texts=_fit([*notices, *reply.texts]))
@@ -246,8 +252,13 @@ class _Turn:
             if node.kind is NodeKind.SWITCH:
                 if node.slot:
                     key = answers.get(node.slot, "")
+                elif self.missing_inputs(node, answers):
+                    return self.flow.start, False  # only an older flow's session gets here
                 else:
-                    key = self.compute(node, answers).get(node.compute_key or "", "")
+                    try:
+                        key = self.compute(node, answers).get(node.compute_key or "", "")
+                    except NoRuleInForce:
+                        key = ""  # the default route's answer says the rule is missing
                 node_id = dict(node.cases).get(key, node.next or self.flow.start)
             elif node.kind is NodeKind.DATE and node.slot in answers and node.next:
                 node_id, reused = node.next, True
@@ -265,11 +276,16 @@ class _Turn:
     def landing(self, s: Session) -> Session:
         """An answer whose inputs are missing (a saved session from an older flow, say)
         cannot be shown: such a move lands on the menu instead."""
-        node = self.flow.nodes[s.node]
-        comp = self.d._comps.get(node.compute) if node.compute else None
-        if comp is not None and any(slot not in dict(s.answers) for slot in comp.needs):
+        if self.flow.nodes[s.node].kind is NodeKind.SWITCH:
+            # Not a resting place either (a frame or session from an older flow): route on.
+            s = replace(s, node=self.settle(s.node, dict(s.answers))[0])
+        if self.missing_inputs(self.flow.nodes[s.node], dict(s.answers)):
             return replace(s, node=self.flow.start)
         return s
+
+    def missing_inputs(self, node: Node, answers: Mapping[str, str]) -> bool:
+        comp = self.d._comps.get(node.compute) if node.compute else None
+        return comp is not None and any(slot not in answers for slot in comp.needs)
 
     def compute(self, node: Node, answers: Mapping[str, str]) -> dict[str, str]:
         if node.compute is None:
@@ -364,17 +380,23 @@ def default_dialogue() -> FlowDialogue:
     return FlowDialogue(load_flow())
 
 
-def lint() -> list[str]:
-    """Problems of the shipped flow and rule data, for `iijmio-bot lint` (empty = sound)."""
+def lint(flow_path: Path | None = None, rules_path: Path | None = None) -> list[str]:
+    """Problems of the flow and rule data (the shipped files unless paths are given), for
+    `iijmio-bot lint`; empty means sound. Rule problems are reported one by one, prefixed."""
     from core.dialogue.loader import read_raw
     from core.dialogue.validator import validate_flow
 
     problems: list[str] = []
     rule_ids: list[str] | None = None
     try:
-        rule_ids = list(load_rules().rule_ids())
+        book = load_rules(rules_path, strict=False) if rules_path else load_rules()
+        problems += [f"rules: {p}" for p in validate_rules(book)]
+        rule_ids = list(book.rule_ids())
     except RulesError as exc:  # broken rule data is reported with the flow's problems
         problems.append(f"rules: {exc}")
-    raw, _ = read_raw()
-    problems += validate_flow(raw, rule_ids=rule_ids)
+    try:
+        raw, _ = read_raw(flow_path)
+    except FlowError as exc:
+        return [*problems, *(f"flow: {p}" for p in exc.problems)]
+    problems += [f"flow: {p}" for p in validate_flow(raw, rule_ids=rule_ids)]
     return problems
