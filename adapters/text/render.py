@@ -1,0 +1,28 @@
+"""Reply → what a terminal shows: plain text with numbered choices, or the --json object."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from core.reply import Reply
+
+DATE_HINT = "（日付は 2026/6/20・6月20日・昨日 のように入力できます）"
+
+
+def render_plain(reply: Reply) -> str:
+    parts = list(reply.readable_texts())
+    if reply.asks_date:
+        parts.append(DATE_HINT)
+    if reply.choices:
+        parts.append("\n".join(f"  {i}. {c.label}" for i, c in enumerate(reply.choices, 1)))
+    return "\n\n".join(parts)
+
+
+def render_json(reply: Reply) -> dict[str, Any]:
+    """The `chat --json` contract of design.md: exactly these four keys."""
+    return {
+        "node": reply.node,
+        "texts": reply.readable_texts(),
+        "choices": [{"label": c.label, "value": c.value} for c in reply.choices],
+        "asks_date": reply.asks_date,
+    }

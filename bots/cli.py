@@ -1,0 +1,215 @@
+"""`iijmio-bot`: the local chat, the server, flow/rule checks and the LINE rich menu.
+
+The chat goes through the same TurnRunner as LINE and Slack, so what you see in the
+terminal is what a customer sees, minus the platform's buttons.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import TextIO
+
+from adapters.text import render_json, render_plain, to_inbound
+from core.clock import JST, Clock, FixedClock, SystemClock
+from core.inbound import ConversationKey, Inbound, InboundKind
+from core.reply import Reply
+from core.store import StoreUnavailable, store_from_url
+from core.store.base import SessionStore
+from core.turn import TurnConflict, TurnRunner
+
+EXIT_OK = 0
+EXIT_PROBLEMS = 1
+EXIT_UNAVAILABLE = 2
+BANNER = "IIJmio 解約アシスタント（ローカル）: 終了は Ctrl-D、使い方は「ヘルプ」です。"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    code: int = args.func(args)
+    return code
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="iijmio-bot", description="IIJmio cancellation assistant for LINE and Slack"
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    chat = sub.add_parser("chat", help="chat with the bot in this terminal (no credentials)")
+    chat.add_argument("--user", default="local", help="conversation id (default: local)")
+    chat.add_argument("--now", type=_parse_now, help="fix the clock, ISO-8601 (naive = JST)")
+    chat.add_argument("--json", action="store_true", help="one JSON object per input line")
+    chat.add_argument("--redis", help="Redis URL (default: $REDIS_URL, else in memory)")
+    chat.set_defaults(func=_chat)
+
+    serve = sub.add_parser("serve", help="run the HTTP server for LINE and Slack")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8080)
+    serve.set_defaults(func=_serve)
+
+    lint = sub.add_parser("lint", help="validate the dialogue flow and the rules data")
+    lint.add_argument("--flow", type=Path, help="flow file (default: the shipped one)")
+    lint.add_argument("--rules", type=Path, help="rules file (default: the shipped one)")
+    lint.set_defaults(func=_lint)
+
+    graph = sub.add_parser("graph", help="print the dialogue flow as a Mermaid diagram")
+    graph.set_defaults(func=_graph)
+
+    menu = sub.add_parser("line-richmenu", help="create and set the default LINE rich menu")
+    menu.add_argument("--definition", type=Path, default=Path("deploy/line/richmenu.json"))
+    menu.add_argument("--image", type=Path, default=Path("deploy/line/richmenu.png"))
+    menu.set_defaults(func=_line_richmenu)
+    return parser
+
+
+def _parse_now(value: str) -> datetime:
+    try:
+        at = datetime.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO-8601 date-time: {value!r}") from None
+    return at.replace(tzinfo=JST) if at.tzinfo is None else at.astimezone(JST)
+
+
+# ---- chat ------------------------------------------------------------------------------
+
+
+def _chat(args: argparse.Namespace) -> int:
+    clock: Clock = FixedClock(args.now) if args.now else SystemClock()
+    url = args.redis or os.environ.get("REDIS_URL") or None
+    try:
+        store = store_from_url(url)
+    except ValueError as exc:
+        print(f"iijmio-bot: {exc}", file=sys.stderr)
+        return EXIT_UNAVAILABLE
+    try:
+        return asyncio.run(_chat_loop(store, clock, args.user, as_json=args.json))
+    except KeyboardInterrupt:
+        print(file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        # The reader went away (`| head`): stop quietly, and keep Python's exit-time flush
+        # from raising again on the closed pipe.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
+
+
+async def _chat_loop(store: SessionStore, clock: Clock, user: str, *, as_json: bool) -> int:
+    from core.dialogue import default_dialogue
+
+    try:
+        if not await store.ping():
+            print("iijmio-bot: the session store (Redis) does not answer", file=sys.stderr)
+            return EXIT_UNAVAILABLE
+        runner = TurnRunner(store, default_dialogue(), clock)
+        key = ConversationKey("cli", "-", user)
+        interactive = sys.stdin.isatty() and not as_json
+        last: Reply | None = None
+        if interactive:
+            print(BANNER)
+            last = await _greet_if_new(runner, key)
+        while True:
+            line = await _read_line(sys.stdin, prompt="> " if interactive else None)
+            if line is None:
+                return EXIT_OK
+            try:
+                outcome = await runner.run(to_inbound(line, key, last))
+            except (StoreUnavailable, TurnConflict) as exc:
+                print(f"iijmio-bot: {exc}", file=sys.stderr)
+                return EXIT_UNAVAILABLE
+            if outcome.reply is None:
+                continue
+            last = outcome.reply
+            _emit(last, as_json)
+    finally:
+        await store.close()
+
+
+async def _greet_if_new(runner: TurnRunner, key: ConversationKey) -> Reply | None:
+    """A fresh terminal conversation opens with the menu; a live one (Redis) is left where
+    it was, so a second terminal does not throw the user back to the start."""
+    if (await runner.store.load(key)).session is not None:
+        return None
+    outcome = await runner.run(Inbound(key, InboundKind.START))
+    if outcome.reply is not None:
+        _emit(outcome.reply, as_json=False)
+    return outcome.reply
+
+
+async def _read_line(stream: TextIO, prompt: str | None) -> str | None:
+    if prompt:
+        print(prompt, end="", flush=True)
+    line = await asyncio.to_thread(stream.readline)
+    return line if line else None
+
+
+def _emit(reply: Reply, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(render_json(reply), ensure_ascii=False), flush=True)
+    else:
+        print(render_plain(reply), end="\n\n", flush=True)
+
+
+# ---- other commands ----------------------------------------------------------------------
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from bots.server import serve
+
+    serve(args.host, args.port)
+    return EXIT_OK
+
+
+def _lint(args: argparse.Namespace) -> int:
+    from core.dialogue.engine import lint
+    from core.dialogue.loader import read_raw
+    from core.policy import load_rules
+
+    problems = lint(args.flow, args.rules)
+    if problems:
+        for problem in problems:
+            print(f"✗ {problem}")
+        print(f"{len(problems)} problem(s) found", file=sys.stderr)
+        return EXIT_PROBLEMS
+    raw, version = read_raw(args.flow)
+    book = load_rules(args.rules) if args.rules else load_rules()
+    print(
+        f"OK: {len(raw.get('nodes', {}))} nodes (flow {version}), "
+        f"{len(book.versions)} rule versions as of {book.as_of.isoformat()}"
+    )
+    return EXIT_OK
+
+
+def _graph(args: argparse.Namespace) -> int:
+    from core.dialogue import load_flow
+    from core.dialogue.graph import to_mermaid
+
+    print(to_mermaid(load_flow()))
+    return EXIT_OK
+
+
+def _line_richmenu(args: argparse.Namespace) -> int:
+    from adapters.line import setup_rich_menu
+
+    token = os.environ.get("LINE_CHANNEL_ACCESS_TOKEN")
+    if not token:
+        print("iijmio-bot: set LINE_CHANNEL_ACCESS_TOKEN first", file=sys.stderr)
+        return EXIT_UNAVAILABLE
+    base = os.environ.get("LINE_API_BASE_URL", "https://api.line.me")
+    for path in (args.definition, args.image):
+        if not path.is_file():
+            print(f"iijmio-bot: {path} not found (run from the repository root)", file=sys.stderr)
+            return EXIT_UNAVAILABLE
+    menu_id = asyncio.run(setup_rich_menu(token, base, args.definition, args.image))
+    print(f"rich menu {menu_id} is now the default")
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

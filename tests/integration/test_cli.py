@@ -1,0 +1,178 @@
+"""The `iijmio-bot` console program, run as a real subprocess: the chat contract of
+design.md (--json, --now, --user, --redis), lint and graph."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from core.dialogue.loader import FLOW_PATH
+from core.policy.rules import DEFAULT_PATH as RULES_PATH
+
+NOW = "2026-11-24T10:00"
+KEYS = {"node", "texts", "choices", "asks_date"}
+
+
+def run_cli(
+    *args: str, stdin: str = "", env_redis: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    env = {"PATH": "/usr/bin:/bin", "PYTHONIOENCODING": "utf-8"}
+    if env_redis:
+        env["REDIS_URL"] = env_redis
+    return subprocess.run(
+        [sys.executable, "-m", "bots.cli", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+
+
+def chat_json(*lines: str, now: str = NOW, extra: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+    stdin = "".join(f"{x}\n" for x in lines)
+    proc = run_cli("chat", "--json", "--now", now, *extra, stdin=stdin)
+    assert proc.returncode == 0, proc.stderr
+    return [json.loads(x) for x in proc.stdout.splitlines()]
+
+
+def joined(obj: dict[str, Any]) -> str:
+    return "\n".join(obj["texts"])
+
+
+def test_json_prints_nothing_before_input_and_one_object_per_line() -> None:
+    proc = run_cli("chat", "--json", "--now", NOW, stdin="")
+    assert proc.returncode == 0
+    assert proc.stdout == ""
+
+    out = chat_json("こんにちは", "ヘルプ", "ぴよぴよ")
+    assert len(out) == 3
+    for obj in out:
+        assert set(obj) == KEYS
+        assert isinstance(obj["texts"], list) and obj["texts"]
+        assert all(set(c) == {"label", "value"} for c in obj["choices"])
+    assert out[0]["node"] == "menu"
+    assert any("ヘルプ" in c["label"] or "解約" in c["label"] for c in out[0]["choices"])
+
+
+def test_a_whole_conversation_reaches_the_dated_answer() -> None:
+    menu, asked, answer = chat_json("メニュー", "最低利用期間はいつまで？", "2026年11月10日")
+    assert menu["node"] == "menu"
+    assert asked["asks_date"] is True
+    assert answer["asks_date"] is False
+    text = joined(answer)
+    assert "2026年11月30日(月)" in text
+    assert "出典" in text and "2026年11月24日(火)時点" in text
+
+
+def test_choices_pick_by_number_and_by_label() -> None:
+    menu, by_number = chat_json("メニュー", "4")
+    fourth = menu["choices"][3]
+    assert by_number["node"] != "menu"
+    assert fourth["label"] in joined(by_number) or by_number["node"] == fourth["value"]
+
+    menu, by_label = chat_json("メニュー", "初期契約解除")
+    assert by_label["asks_date"] is True
+    assert "受け取った日" in joined(by_label)
+
+
+def test_a_typed_date_and_the_old_rule_on_an_old_now() -> None:
+    out = chat_json("最低利用期間", "6/20", now="2023-06-25T12:00")
+    # Asked before 2023-12-01: the old rule (end of the following month) applies.
+    assert "2023年7月31日(月)" in joined(out[-1])
+
+
+def test_dates_are_shown_in_jst_even_for_an_aware_utc_now() -> None:
+    # 2026-11-30 11:30 UTC is 20:30 JST: withdrawal is already closed in Japan.
+    out = chat_json("解約を取り消したい", "今月末", now="2026-11-30T11:30:00+00:00")
+    assert out[-1]["node"] == "withdraw_closed"
+    assert "取り消せません" in joined(out[-1])
+    assert "20:30時点" in joined(out[-1])
+    # The same moment one hour earlier in UTC is 19:30 JST: still possible.
+    out = chat_json("解約を取り消したい", "今月末", now="2026-11-30T10:30:00+00:00")
+    assert out[-1]["node"] == "withdraw_answer"
+    assert "取り消せます" in joined(out[-1])
+
+
+def test_redis_keeps_the_conversation_across_processes(redis_url: str) -> None:
+    first = chat_json("初期契約解除", extra=("--redis", redis_url, "--user", "u1"))
+    assert first[-1]["asks_date"] is True
+    # A second process, same user: the date answers the question the first one asked.
+    second = chat_json("11月20日", extra=("--redis", redis_url, "--user", "u1"))
+    assert "2026年11月27日(金)" in joined(second[-1])
+    # Another user has a conversation of their own.
+    other = chat_json("11月20日", extra=("--redis", redis_url, "--user", "u2"))
+    assert "2026年11月27日(金)" not in joined(other[-1])
+
+
+def test_redis_url_from_the_environment(redis_url: str) -> None:
+    proc = run_cli("chat", "--json", "--now", NOW, stdin="メニュー\n", env_redis=redis_url)
+    assert proc.returncode == 0, proc.stderr
+    import redis
+
+    keys = redis.Redis.from_url(redis_url).keys("iijbot:v1:{cli:-:local}:*")
+    assert keys, "the session was not stored in the Redis named by REDIS_URL"
+
+
+def test_unreachable_redis_is_a_clear_error_not_a_traceback() -> None:
+    proc = run_cli("chat", "--json", "--redis", "redis://127.0.0.1:1/0", stdin="メニュー\n")
+    assert proc.returncode == 2
+    assert "Redis" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert proc.stdout == ""
+
+
+def test_bad_now_is_refused_with_usage() -> None:
+    proc = run_cli("chat", "--now", "yesterday-ish", stdin="")
+    assert proc.returncode == 2
+    assert "ISO-8601" in proc.stderr
+
+
+def test_lint_passes_on_the_shipped_files() -> None:
+    proc = run_cli("lint")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.startswith("OK:")
+
+
+def test_lint_reports_a_broken_flow_readably(tmp_path: Path) -> None:
+    broken = tmp_path / "flow.yaml"
+    broken.write_text(
+        FLOW_PATH.read_text(encoding="utf-8").replace("next: min_period", "next: no_such_node", 1),
+        encoding="utf-8",
+    )
+    proc = run_cli("lint", "--flow", str(broken))
+    assert proc.returncode == 1
+    assert "no_such_node" in proc.stdout
+    assert "Traceback" not in proc.stderr
+
+
+def test_lint_reports_broken_rules_readably(tmp_path: Path) -> None:
+    text = RULES_PATH.read_text(encoding="utf-8")
+    broken = tmp_path / "rules.yaml"
+    broken.write_text(text.replace("effective_to: 2023-11-30", "effective_to: 2023-11-20"), "utf-8")
+    proc = run_cli("lint", "--rules", str(broken))
+    assert proc.returncode == 1
+    assert "R3" in proc.stdout
+
+
+@pytest.mark.parametrize("garbage", [": : :\n  - [", "nodes: 3\n"])
+def test_lint_survives_a_garbage_flow(tmp_path: Path, garbage: str) -> None:
+    broken = tmp_path / "flow.yaml"
+    broken.write_text(garbage, encoding="utf-8")
+    proc = run_cli("lint", "--flow", str(broken))
+    assert proc.returncode == 1
+    assert "Traceback" not in proc.stderr
+
+
+def test_graph_prints_mermaid_with_every_topic() -> None:
+    proc = run_cli("graph")
+    assert proc.returncode == 0
+    assert proc.stdout.startswith("flowchart")
+    for node in ("menu", "min_period", "initial", "withdraw", "fees"):
+        assert node in proc.stdout
