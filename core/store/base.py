@@ -37,6 +37,25 @@ class Loaded:
     duplicate: bool  # the event id was already committed
 
 
+def decode_session(raw: object) -> Session | None:
+    """A stored value as a Session. Unreadable data counts as no session (version 0), so
+    one bad write can never wedge a conversation: the next commit replaces it."""
+    if not isinstance(raw, bytes | str):
+        return None
+    try:
+        return Session.from_json(raw)
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def loaded(raw: object, *, marker: bool, duplicate: bool) -> Loaded:
+    """What load returns, from the raw session value and the two flags every store reads."""
+    session = decode_session(raw)
+    if session is None:
+        return Loaded(session=None, version=0, expired=marker, duplicate=duplicate)
+    return Loaded(session=session, version=session.version, expired=False, duplicate=duplicate)
+
+
 class SessionStore(Protocol):
     async def load(self, key: ConversationKey, event_id: str | None = None) -> Loaded: ...
 

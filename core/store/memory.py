@@ -20,7 +20,9 @@ from core.store.base import (
     EXPIRED_MARKER_TTL,
     CommitStatus,
     Loaded,
+    decode_session,
     event_key,
+    loaded,
     marker_key,
     session_key,
 )
@@ -70,10 +72,7 @@ class MemorySessionStore:
             seen = self._get(marker_key(key), now) is not None
             evt = event_key(key, event_id) if event_id else None
             duplicate = evt is not None and self._get(evt, now) is not None
-        session = _decode(raw)
-        if session is None:
-            return Loaded(session=None, version=0, expired=seen, duplicate=duplicate)
-        return Loaded(session=session, version=session.version, expired=False, duplicate=duplicate)
+        return loaded(raw, marker=seen, duplicate=duplicate)
 
     async def commit(
         self,
@@ -88,7 +87,7 @@ class MemorySessionStore:
             if evt is not None and self._get(evt, now) is not None:
                 return CommitStatus.DUPLICATE
             skey, mkey = session_key(key), marker_key(key)
-            current = _decode(self._get(skey, now))
+            current = decode_session(self._get(skey, now))
             if (current.version if current is not None else 0) != expected_version:
                 return CommitStatus.CONFLICT
             if session is None:
@@ -115,14 +114,3 @@ class MemorySessionStore:
     async def close(self) -> None:
         async with self._lock:
             self._data.clear()
-
-
-def _decode(raw: str | None) -> Session | None:
-    # An unreadable value is treated as no session, as the Redis store does, so one bad
-    # write can never wedge a conversation: the next commit (expected version 0) replaces it.
-    if raw is None:
-        return None
-    try:
-        return Session.from_json(raw)
-    except (ValueError, KeyError, TypeError):
-        return None

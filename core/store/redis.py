@@ -28,6 +28,7 @@ from core.store.base import (
     Loaded,
     StoreUnavailable,
     event_key,
+    loaded,
     marker_key,
     session_key,
 )
@@ -67,7 +68,7 @@ return {s, m, e}
 # The event key holds a per-commit token: if the client retries a commit whose reply was lost
 # on the wire, the script recognises its own write and answers ok instead of duplicate.
 # Python has already written version = expected + 1 into the JSON; only the stored version
-# is decoded here. An undecodable stored value counts as version 0 (see memory._decode).
+# is decoded here. An undecodable stored value counts as version 0 (see base.decode_session).
 _COMMIT = """
 if KEYS[3] then
   local seen = redis.call('GET', KEYS[3])
@@ -159,10 +160,7 @@ class RedisSessionStore:
         except _UNAVAILABLE as exc:
             raise _unavailable(exc) from None
         duplicate = bool(seen)
-        session = _decode(raw)
-        if session is None:
-            return Loaded(session=None, version=0, expired=bool(marker), duplicate=duplicate)
-        return Loaded(session=session, version=session.version, expired=False, duplicate=duplicate)
+        return loaded(raw, marker=bool(marker), duplicate=duplicate)
 
     async def commit(
         self,
@@ -198,14 +196,3 @@ class RedisSessionStore:
     async def close(self) -> None:
         if self._owned:
             await self._client.aclose()
-
-
-def _decode(raw: object) -> Session | None:
-    if raw is None or raw is False:
-        return None
-    if not isinstance(raw, bytes | str):
-        return None
-    try:
-        return Session.from_json(raw)
-    except (ValueError, KeyError, TypeError):
-        return None
