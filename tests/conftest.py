@@ -5,6 +5,7 @@ IIJBOT_TEST_REDIS_URL says otherwise). Each pytest process leases one logical da
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 
@@ -53,3 +54,19 @@ async def aredis(redis_url: str) -> AsyncIterator[aioredis.Redis]:
     client = aioredis.Redis.from_url(redis_url)
     yield client
     await client.aclose()
+
+
+@pytest.fixture(params=["UTC", "America/Los_Angeles"])
+def server_tz(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Run the test in a process whose local zone is not Tokyo."""
+    before = os.environ.get("TZ")
+    os.environ["TZ"] = request.param
+    time.tzset()
+    try:
+        yield request.param
+    finally:
+        if before is None:
+            del os.environ["TZ"]
+        else:
+            os.environ["TZ"] = before
+        time.tzset()

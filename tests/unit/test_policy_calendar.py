@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import time
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
@@ -20,22 +17,6 @@ from core.policy.calendar import (
     to_jst,
     today_jst,
 )
-
-
-@pytest.fixture(params=["UTC", "America/Los_Angeles"])
-def server_tz(request: pytest.FixtureRequest) -> Iterator[str]:
-    """Run the test in a process whose local zone is not Tokyo."""
-    before = os.environ.get("TZ")
-    os.environ["TZ"] = request.param
-    time.tzset()
-    try:
-        yield request.param
-    finally:
-        if before is None:
-            del os.environ["TZ"]
-        else:
-            os.environ["TZ"] = before
-        time.tzset()
 
 
 @pytest.mark.parametrize(
