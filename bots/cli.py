@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import sys
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import TextIO
 
 from adapters.text import render_json, render_plain, to_inbound
 from core.clock import JST, Clock, FixedClock, SystemClock
@@ -22,6 +22,7 @@ from core.inbound import ConversationKey, Inbound, InboundKind
 from core.reply import Reply
 from core.store import StoreUnavailable, store_from_url
 from core.store.base import SessionStore
+from core.store.redis import redact
 from core.turn import TurnConflict, TurnRunner
 
 EXIT_OK = 0
@@ -88,47 +89,66 @@ def _chat(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"iijmio-bot: {exc}", file=sys.stderr)
         return EXIT_UNAVAILABLE
-    try:
-        return asyncio.run(_chat_loop(store, clock, args.user, as_json=args.json))
-    except KeyboardInterrupt:
-        print(file=sys.stderr)
-        return 130
-    except BrokenPipeError:
-        # The reader went away (`| head`): stop quietly, and keep Python's exit-time flush
-        # from raising again on the closed pipe.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return EXIT_OK
+    interactive = sys.stdin.isatty() and not args.json
+    # One event loop for the whole run (the Redis pool belongs to it), but stdin is read
+    # in the main thread between turns: a reader thread blocked in readline() would keep
+    # Ctrl-C from ending the program until the next line arrived.
+    with asyncio.Runner() as loop:
+        try:
+            return _chat_loop(
+                loop, store, clock, args.user, url=url, as_json=args.json, tty=interactive
+            )
+        except KeyboardInterrupt:
+            if interactive:
+                print()
+            return EXIT_OK
+        except BrokenPipeError:
+            # The reader went away (`| head`): stop quietly, and keep Python's exit-time
+            # flush from raising again on the closed pipe.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return EXIT_OK
+        finally:
+            loop.run(store.close())
 
 
-async def _chat_loop(store: SessionStore, clock: Clock, user: str, *, as_json: bool) -> int:
+def _chat_loop(
+    loop: asyncio.Runner,
+    store: SessionStore,
+    clock: Clock,
+    user: str,
+    *,
+    url: str | None,
+    as_json: bool,
+    tty: bool,
+) -> int:
     from core.dialogue import default_dialogue
 
-    try:
-        if not await store.ping():
-            print("iijmio-bot: the session store (Redis) does not answer", file=sys.stderr)
+    if not loop.run(store.ping()):
+        print(
+            f"iijmio-bot: Redis at {redact(url or '')} does not answer; is it running?",
+            file=sys.stderr,
+        )
+        return EXIT_UNAVAILABLE
+    runner = TurnRunner(store, default_dialogue(), clock)
+    key = ConversationKey("cli", "-", user)
+    last: Reply | None = None
+    if tty:
+        _enable_line_editing()
+        print(BANNER)
+        last = loop.run(_greet_if_new(runner, key))
+    while True:
+        line = _read_line(tty)
+        if line is None:
+            return EXIT_OK
+        try:
+            outcome = loop.run(runner.run(to_inbound(line, key, last)))
+        except (StoreUnavailable, TurnConflict) as exc:
+            print(f"iijmio-bot: {exc}", file=sys.stderr)
             return EXIT_UNAVAILABLE
-        runner = TurnRunner(store, default_dialogue(), clock)
-        key = ConversationKey("cli", "-", user)
-        interactive = sys.stdin.isatty() and not as_json
-        last: Reply | None = None
-        if interactive:
-            print(BANNER)
-            last = await _greet_if_new(runner, key)
-        while True:
-            line = await _read_line(sys.stdin, prompt="> " if interactive else None)
-            if line is None:
-                return EXIT_OK
-            try:
-                outcome = await runner.run(to_inbound(line, key, last))
-            except (StoreUnavailable, TurnConflict) as exc:
-                print(f"iijmio-bot: {exc}", file=sys.stderr)
-                return EXIT_UNAVAILABLE
-            if outcome.reply is None:
-                continue
-            last = outcome.reply
-            _emit(last, as_json)
-    finally:
-        await store.close()
+        if outcome.reply is None:
+            continue
+        last = outcome.reply
+        _emit(last, as_json)
 
 
 async def _greet_if_new(runner: TurnRunner, key: ConversationKey) -> Reply | None:
@@ -142,10 +162,20 @@ async def _greet_if_new(runner: TurnRunner, key: ConversationKey) -> Reply | Non
     return outcome.reply
 
 
-async def _read_line(stream: TextIO, prompt: str | None) -> str | None:
-    if prompt:
-        print(prompt, end="", flush=True)
-    line = await asyncio.to_thread(stream.readline)
+def _enable_line_editing() -> None:
+    # Cursor keys and history for the typed line; absent on some platforms, which is fine.
+    with contextlib.suppress(ImportError):
+        import readline  # noqa: F401
+
+
+def _read_line(tty: bool) -> str | None:
+    if tty:
+        try:
+            return input("> ")
+        except EOFError:
+            print()
+            return None
+    line = sys.stdin.readline()
     return line if line else None
 
 
@@ -180,8 +210,8 @@ def _lint(args: argparse.Namespace) -> int:
     raw, version = read_raw(args.flow)
     book = load_rules(args.rules) if args.rules else load_rules()
     print(
-        f"OK: {len(raw.get('nodes', {}))} nodes (flow {version}), "
-        f"{len(book.versions)} rule versions as of {book.as_of.isoformat()}"
+        f"OK: {len(raw.get('nodes', {}))} nodes, {len(book.rule_ids())} rules "
+        f"({len(book.versions)} rule versions as of {book.as_of.isoformat()}, flow {version})"
     )
     return EXIT_OK
 

@@ -4,8 +4,14 @@ design.md (--json, --now, --user, --redis), lint and graph."""
 from __future__ import annotations
 
 import json
+import os
+import queue
+import re
+import select
+import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -18,10 +24,14 @@ NOW = "2026-11-24T10:00"
 KEYS = {"node", "texts", "choices", "asks_date"}
 
 
+ROOT = Path(__file__).resolve().parents[2]
+ENV = {"PATH": "/usr/bin:/bin", "PYTHONIOENCODING": "utf-8"}
+
+
 def run_cli(
     *args: str, stdin: str = "", env_redis: str | None = None
 ) -> subprocess.CompletedProcess[str]:
-    env = {"PATH": "/usr/bin:/bin", "PYTHONIOENCODING": "utf-8"}
+    env = dict(ENV)
     if env_redis:
         env["REDIS_URL"] = env_redis
     return subprocess.run(
@@ -31,8 +41,43 @@ def run_cli(
         text=True,
         timeout=60,
         env=env,
-        cwd=Path(__file__).resolve().parents[2],
+        cwd=ROOT,
     )
+
+
+class LiveChat:
+    """`chat --json` driven one line at a time, the way a program talks to it: each answer
+    must arrive (flushed) before the next line is written."""
+
+    def __init__(self, *extra: str) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "bots.cli", "chat", "--json", "--now", NOW, *extra],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=ENV,
+            cwd=ROOT,
+        )
+        self.lines: queue.Queue[str] = queue.Queue()
+        threading.Thread(target=self._pump, daemon=True).start()
+
+    def _pump(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.put(line)
+
+    def say(self, line: str) -> dict[str, Any]:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(line + "\n")
+        self.proc.stdin.flush()
+        # A generous bound only so a broken build fails instead of hanging the suite.
+        obj: dict[str, Any] = json.loads(self.lines.get(timeout=60))
+        return obj
+
+    def finish(self) -> tuple[int, str]:
+        _, err = self.proc.communicate(timeout=60)
+        return self.proc.returncode, err
 
 
 def chat_json(*lines: str, now: str = NOW, extra: tuple[str, ...] = ()) -> list[dict[str, Any]]:
@@ -69,6 +114,66 @@ def test_a_whole_conversation_reaches_the_dated_answer() -> None:
     text = joined(answer)
     assert "2026年11月30日(月)" in text
     assert "出典" in text and "2026年11月24日(火)時点" in text
+
+
+def test_a_live_session_picks_the_topic_by_number_then_types_the_date() -> None:
+    chat = LiveChat()
+    menu = chat.say("メニュー")
+    number = 1 + [c["value"] for c in menu["choices"]].index("min_period")
+    asked = chat.say(str(number))
+    assert asked["node"] == "min_period" and asked["asks_date"] is True
+    answer = chat.say("2026年11月10日")
+    assert "2026年11月30日(月)" in joined(answer)
+    assert answer["choices"], "an answer offers where to go next"
+    returncode, err = chat.finish()  # stdin closed: EOF ends the chat
+    assert returncode == 0 and err == ""
+
+
+def test_ctrl_c_ends_the_chat_cleanly() -> None:
+    chat = LiveChat()
+    assert chat.say("メニュー")["node"] == "menu"  # now it is waiting for the next line
+    chat.proc.send_signal(signal.SIGINT)
+    returncode, err = chat.finish()
+    assert returncode == 0
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err
+
+
+def read_until(fd: int, marker: str) -> str:
+    """Read a terminal until marker shows up (bounded so a broken build fails, not hangs)."""
+    seen = b""
+    for _ in range(600):
+        ready, _, _ = select.select([fd], [], [], 0.1)
+        if ready:
+            seen += os.read(fd, 65536)
+            if marker in seen.decode("utf-8", errors="ignore"):
+                break
+    return seen.decode("utf-8", errors="replace")
+
+
+def test_on_a_terminal_the_menu_and_a_prompt_come_first() -> None:
+    master, slave = os.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bots.cli", "chat", "--now", NOW],
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        env={**ENV, "TERM": "dumb"},
+        cwd=ROOT,
+    )
+    os.close(slave)
+    try:
+        opening = read_until(master, "> ")
+        assert "1. " in opening and "最低利用期間" in opening
+        assert opening.rstrip().endswith(">")
+        os.write(master, "最低利用期間\n".encode())
+        asked = read_until(master, "入力できます")
+        assert "利用開始日" in asked
+        os.write(master, b"\x04")  # Ctrl-D on an empty line
+        assert proc.wait(timeout=60) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        os.close(master)
 
 
 def test_choices_pick_by_number_and_by_label() -> None:
@@ -123,7 +228,8 @@ def test_redis_url_from_the_environment(redis_url: str) -> None:
 def test_unreachable_redis_is_a_clear_error_not_a_traceback() -> None:
     proc = run_cli("chat", "--json", "--redis", "redis://127.0.0.1:1/0", stdin="メニュー\n")
     assert proc.returncode == 2
-    assert "Redis" in proc.stderr
+    assert proc.stderr.count("\n") == 1 and "Redis" in proc.stderr
+    assert "redis://127.0.0.1:1/0" in proc.stderr
     assert "Traceback" not in proc.stderr
     assert proc.stdout == ""
 
@@ -137,7 +243,7 @@ def test_bad_now_is_refused_with_usage() -> None:
 def test_lint_passes_on_the_shipped_files() -> None:
     proc = run_cli("lint")
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert proc.stdout.startswith("OK:")
+    assert re.match(r"OK: [1-9][0-9]* nodes, [1-9][0-9]* rules", proc.stdout), proc.stdout
 
 
 def test_lint_reports_a_broken_flow_readably(tmp_path: Path) -> None:
