@@ -15,6 +15,7 @@ class IntentKind(StrEnum):
     DATE = "date"  # date: a valid calendar date
     BAD_DATE = "bad_date"  # looked like a date but impossible or ambiguous
     START = "start"  # greeting / follow / bare slash command
+    THANKS = "thanks"  # thanks / understood: acknowledge, keep the current question open
     NO_INPUT = "no_input"  # sticker, image, empty text
     FORGET = "forget"  # unfollow
     UNKNOWN = "unknown"

@@ -150,6 +150,10 @@ class _Turn:
             if kind is not IntentKind.CHOICE or stale:
                 return self.goto(s, self.flow.start, pre=[self.d._t("greeting")])
         node = self.flow.nodes[s.node]
+        if kind is IntentKind.THANKS:
+            # Politeness is not a failed answer: acknowledge and leave the question open.
+            s = replace(s, no_match=0)
+            return s, self.ask(s, [self.d._t("thanks")])
         if kind is IntentKind.CHOICE:
             if intent.node is not None and intent.node != s.node:
                 return s, self.ask(s, [self.d._t("stale")])

@@ -91,6 +91,7 @@ class Lexicon:
     prefix_fillers: tuple[str, ...]  # longest first
     suffix_fillers: tuple[str, ...]
     greetings: tuple[str, ...]
+    thanks: tuple[str, ...]
     choice_words: tuple[frozenset[str], ...]
     scoring: Scoring
 
@@ -178,6 +179,7 @@ def parse_lexicon(data: Any) -> Lexicon:
         prefix_fillers=tuple(sorted(_words(fillers.get("prefix", []), "prefix"), key=len))[::-1],
         suffix_fillers=tuple(sorted(_words(fillers.get("suffix", []), "suffix"), key=len))[::-1],
         greetings=_words(data.get("greetings", []), "greetings"),
+        thanks=_words(data.get("thanks", []), "thanks"),
         choice_words=tuple(
             frozenset(_words(g, "choice_words")) for g in data.get("choice_words", [])
         ),

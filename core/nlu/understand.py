@@ -1,7 +1,7 @@
 """Free text -> Intent, in a fixed order of precedence:
 
 no input → global command (the whole message is one) → the current node's choices →
-a date when the node asks for one → topics → any date → greeting → unknown.
+a date when the node asks for one → topics → any date → greeting → thanks → unknown.
 """
 
 from __future__ import annotations
@@ -109,9 +109,10 @@ def _date_intent(parsed: DateParse) -> Intent:
     return Intent(IntentKind.BAD_DATE, value=parsed.matched)
 
 
-def _is_greeting(norm: str, whole: str, lexicon: Lexicon) -> bool:
+def _says_one_of(norm: str, whole: str, phrases: tuple[str, ...]) -> bool:
+    """Latin phrases match whole words ("hi" is not in "this"); Japanese ones anywhere."""
     words = set(re.findall(r"[a-z]+", norm))
-    for g in lexicon.greetings:
+    for g in phrases:
         if g.isascii():
             if g in words:
                 return True
@@ -164,6 +165,8 @@ def understand(text: str, expect: Expectation, today: date) -> Intent:
 
     if parsed.found:
         return _date_intent(parsed)
-    if _is_greeting(norm, whole, lex):
+    if _says_one_of(norm, whole, lex.greetings):
         return Intent(IntentKind.START)
+    if _says_one_of(norm, whole, lex.thanks):
+        return Intent(IntentKind.THANKS)
     return Intent(IntentKind.UNKNOWN)

@@ -70,7 +70,10 @@ intents = st.one_of(
         date=st.dates(date(1990, 1, 1), date(2040, 12, 31)),
     ),
     st.sampled_from(
-        [Intent(k) for k in (IntentKind.BAD_DATE, IntentKind.START, IntentKind.NO_INPUT)]
+        [
+            Intent(k)
+            for k in (IntentKind.BAD_DATE, IntentKind.START, IntentKind.NO_INPUT, IntentKind.THANKS)
+        ]
         + [Intent(IntentKind.UNKNOWN), Intent(IntentKind.FORGET)]
     ),
 )
