@@ -28,6 +28,8 @@ from core.turn import TurnConflict, TurnRunner
 EXIT_OK = 0
 EXIT_PROBLEMS = 1
 EXIT_UNAVAILABLE = 2
+# The checkout's deploy/ folder, so the command works from any directory (editable install).
+DEPLOY_LINE = Path(__file__).resolve().parents[1] / "deploy" / "line"
 BANNER = "IIJmio 解約アシスタント（ローカル）: 終了は Ctrl-D、使い方は「ヘルプ」です。"
 
 
@@ -64,8 +66,8 @@ def _parser() -> argparse.ArgumentParser:
     graph.set_defaults(func=_graph)
 
     menu = sub.add_parser("line-richmenu", help="create and set the default LINE rich menu")
-    menu.add_argument("--definition", type=Path, default=Path("deploy/line/richmenu.json"))
-    menu.add_argument("--image", type=Path, default=Path("deploy/line/richmenu.png"))
+    menu.add_argument("--definition", type=Path, default=DEPLOY_LINE / "richmenu.json")
+    menu.add_argument("--image", type=Path, default=DEPLOY_LINE / "richmenu.png")
     menu.set_defaults(func=_line_richmenu)
     return parser
 
@@ -231,14 +233,27 @@ def _line_richmenu(args: argparse.Namespace) -> int:
     if not token:
         print("iijmio-bot: set LINE_CHANNEL_ACCESS_TOKEN first", file=sys.stderr)
         return EXIT_UNAVAILABLE
-    base = os.environ.get("LINE_API_BASE_URL", "https://api.line.me")
+    base = os.environ.get("LINE_API_BASE_URL") or "https://api.line.me"
     for path in (args.definition, args.image):
         if not path.is_file():
-            print(f"iijmio-bot: {path} not found (run from the repository root)", file=sys.stderr)
+            print(f"iijmio-bot: {path} not found", file=sys.stderr)
             return EXIT_UNAVAILABLE
-    menu_id = asyncio.run(setup_rich_menu(token, base, args.definition, args.image))
+    try:
+        menu_id = asyncio.run(setup_rich_menu(token, base, args.definition, args.image))
+    except Exception as exc:  # one readable line instead of an SDK traceback
+        print(f"iijmio-bot: LINE did not take the rich menu: {_api_error(exc)}", file=sys.stderr)
+        return EXIT_PROBLEMS
     print(f"rich menu {menu_id} is now the default")
     return EXIT_OK
+
+
+def _api_error(exc: Exception) -> str:
+    # The SDK's ApiException carries status and reason; its str() adds headers and body,
+    # which are noise here. Anything else (connection refused ...) is named as it is.
+    status = getattr(exc, "status", None)
+    if status:
+        return f"HTTP {status} {getattr(exc, 'reason', '') or ''}".strip()
+    return f"{type(exc).__name__}: {exc}"
 
 
 if __name__ == "__main__":

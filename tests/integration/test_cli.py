@@ -3,6 +3,7 @@ design.md (--json, --now, --user, --redis), lint and graph."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import queue
@@ -19,6 +20,7 @@ import pytest
 
 from core.dialogue.loader import FLOW_PATH
 from core.policy.rules import DEFAULT_PATH as RULES_PATH
+from tests.integration.line_stub import ACCESS_TOKEN, LineStub, serve
 
 NOW = "2026-11-24T10:00"
 KEYS = {"node", "texts", "choices", "asks_date"}
@@ -282,3 +284,50 @@ def test_graph_prints_mermaid_with_every_topic() -> None:
     assert proc.stdout.startswith("flowchart")
     for node in ("menu", "min_period", "initial", "withdraw", "fees"):
         assert node in proc.stdout
+
+
+async def line_richmenu(env: dict[str, str], cwd: Path) -> tuple[int, str, str]:
+    # The stub LINE API runs in this event loop, so the program runs without blocking it.
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bots.cli",
+        "line-richmenu",
+        env={**ENV, "PYTHONPATH": str(ROOT), **env},
+        cwd=cwd,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), timeout=60)
+    assert proc.returncode is not None
+    return proc.returncode, out.decode(), err.decode()
+
+
+async def test_line_richmenu_installs_the_shipped_menu_from_any_directory(
+    tmp_path: Path,
+) -> None:
+    stub = LineStub()
+    async with serve(stub.app()) as url:
+        env = {"LINE_CHANNEL_ACCESS_TOKEN": ACCESS_TOKEN, "LINE_API_BASE_URL": url}
+        code, out, err = await line_richmenu(env, cwd=tmp_path)
+    assert code == 0, err
+    assert stub.default_rich_menu is not None
+    assert stub.default_rich_menu in out
+
+
+async def test_line_richmenu_refused_by_line_is_one_clear_line(tmp_path: Path) -> None:
+    stub = LineStub()
+    async with serve(stub.app()) as url:
+        env = {"LINE_CHANNEL_ACCESS_TOKEN": "wrong-token", "LINE_API_BASE_URL": url}
+        code, out, err = await line_richmenu(env, cwd=tmp_path)
+    assert code == 1 and out == ""
+    assert "401" in err and err.count("\n") == 1
+    assert "Traceback" not in err and "wrong-token" not in err
+    assert stub.default_rich_menu is None
+
+
+def test_line_richmenu_without_a_token_says_so() -> None:
+    proc = run_cli("line-richmenu")
+    assert proc.returncode == 2
+    assert "LINE_CHANNEL_ACCESS_TOKEN" in proc.stderr
+    assert "Traceback" not in proc.stderr
