@@ -84,11 +84,15 @@ def _parse_now(value: str) -> datetime:
 
 
 def _chat(args: argparse.Namespace) -> int:
+    from bots.settings import Settings
+
     clock: Clock = FixedClock(args.now) if args.now else SystemClock()
-    url = args.redis or os.environ.get("REDIS_URL") or None
     try:
-        store = store_from_url(url)
-    except ValueError as exc:
+        # The server's settings, so a chat on the server's Redis keeps its session TTL.
+        settings = Settings.from_env()
+        url = args.redis or settings.redis_url
+        store = store_from_url(url, ttl=settings.session_ttl)
+    except ValueError as exc:  # SettingsError is one: it names the variable, not secrets
         print(f"iijmio-bot: {exc}", file=sys.stderr)
         return EXIT_UNAVAILABLE
     interactive = sys.stdin.isatty() and not args.json

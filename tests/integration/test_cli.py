@@ -227,6 +227,31 @@ def test_redis_url_from_the_environment(redis_url: str) -> None:
     assert keys, "the session was not stored in the Redis named by REDIS_URL"
 
 
+def test_the_chat_keeps_the_servers_session_ttl(redis_url: str) -> None:
+    env = {**ENV, "IIJBOT_SESSION_TTL": "120"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "bots.cli", "chat", "--json", "--redis", redis_url],
+        input="メニュー\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        cwd=ROOT,
+    )
+    assert proc.returncode == 0, proc.stderr
+    import redis
+
+    ttl = redis.Redis.from_url(redis_url).ttl("iijbot:v1:{cli:-:local}:session")
+    assert 0 < ttl <= 120
+
+
+def test_a_bad_setting_is_one_line_naming_the_variable() -> None:
+    proc = run_cli("chat", "--json", stdin="メニュー\n", env_redis="localhost:6379")
+    assert proc.returncode == 2
+    assert "REDIS_URL" in proc.stderr and proc.stderr.count("\n") == 1
+    assert "Traceback" not in proc.stderr and proc.stdout == ""
+
+
 def test_unreachable_redis_is_a_clear_error_not_a_traceback() -> None:
     proc = run_cli("chat", "--json", "--redis", "redis://127.0.0.1:1/0", stdin="メニュー\n")
     assert proc.returncode == 2
