@@ -10,12 +10,14 @@ import queue
 import re
 import select
 import signal
+import socket
 import subprocess
 import sys
 import threading
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from core.dialogue.loader import FLOW_PATH
@@ -356,3 +358,38 @@ def test_line_richmenu_without_a_token_says_so() -> None:
     assert proc.returncode == 2
     assert "LINE_CHANNEL_ACCESS_TOKEN" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_serve_answers_health_checks_and_stops_on_sigterm(redis_url: str) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bots.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        env={**ENV, "REDIS_URL": redis_url, "LOG_LEVEL": "WARNING"},
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        ready = None
+        for _ in range(300):  # bounded: a server that never comes up fails, not hangs
+            try:
+                ready = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2)
+                break
+            except httpx.TransportError:
+                if proc.poll() is not None:
+                    break
+                threading.Event().wait(0.1)
+        assert ready is not None, proc.stderr.read() if proc.stderr else ""
+        assert ready.status_code == 200
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+        # uvicorn shuts down gracefully, then re-raises the signal it caught.
+        assert proc.returncode in (0, -signal.SIGTERM), err
+        assert "Traceback" not in err
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
