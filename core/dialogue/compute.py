@@ -8,7 +8,7 @@ rule-based card can name its source. Computations are pure: `now` comes in.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from core.clock import JST
@@ -22,6 +22,7 @@ from core.policy.calculators import (
     voice_penalty,
     withdrawal,
 )
+from core.policy.rules import RuleVersion
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,12 @@ class Context:
     answers: Mapping[str, str]
     now: datetime
     rules: RuleBook
+    # The rule versions the calculators actually used: a card cites these, not whatever
+    # version is in force today (R2 and R6 pick theirs by the user's own dates).
+    cited: list[RuleVersion] = field(default_factory=list)
+
+    def cite(self, version: RuleVersion) -> None:
+        self.cited.append(version)
 
     @property
     def today(self) -> date:
@@ -83,12 +90,14 @@ def _yen(amount: int) -> str:
 @computation("cancel_today", ("applied", "effective"), rules=("R1",))
 def _cancel_today(ctx: Context) -> Mapping[str, str]:
     r = cancellation_effective(ctx.today, ctx.rules)
+    ctx.cite(r.rule)
     return {"applied": format_date_ja(r.applied_on), "effective": format_date_ja(r.effective_on)}
 
 
 @computation("mnp_out", ("fee", "line_ends", "billing"), rules=("R7",))
 def _mnp_out(ctx: Context) -> Mapping[str, str]:
     r = mnp_out(ctx.rules, ctx.today)
+    ctx.cite(r.rule)
     billing = "転出した月の月額料金は日割りにならず、満額です。" if r.month_billed_in_full else ""
     return {"fee": _yen(r.fee_yen), "line_ends": r.line_ends, "billing": billing}
 
@@ -101,6 +110,7 @@ def _mnp_out(ctx: Context) -> Mapping[str, str]:
 )
 def _min_period(ctx: Context) -> Mapping[str, str]:
     r = minimum_period(ctx.day("start_date"), ctx.today, ctx.rules)
+    ctx.cite(r.rule)
     kind = r.rule.str_param("kind")
     inside = (
         f"いま申し込むと、期間の終わる{format_date_ja(r.period_end)}付けの解約になります。"
@@ -126,6 +136,7 @@ def _min_period(ctx: Context) -> Mapping[str, str]:
 )
 def _initial(ctx: Context) -> Mapping[str, str]:
     r = initial_cancellation(ctx.day("received_date"), ctx.today, ctx.rules)
+    ctx.cite(r.rule)
     if not r.still_possible:
         status = "期限を過ぎているため、初期契約解除はできません。"
     elif r.days_left == 0:
@@ -147,6 +158,7 @@ def _initial(ctx: Context) -> Mapping[str, str]:
 )
 def _withdraw(ctx: Context) -> Mapping[str, str]:
     r = withdrawal(ctx.day("cancel_day"), ctx.now, ctx.rules)
+    ctx.cite(r.rule)
     status = (
         "いまなら会員専用ページから取り消せます。"
         if r.possible
@@ -177,6 +189,7 @@ def _voice_penalty(ctx: Context) -> Mapping[str, str]:
             "last_month": "",
         }
     r = voice_penalty(start, end, True, ctx.rules)
+    ctx.cite(r.rule)
     result = (
         f"かかります（{_yen(r.amount_yen)}・{r.tax}）"
         if r.applies
@@ -200,6 +213,7 @@ def _proration(ctx: Context) -> Mapping[str, str]:
     fee_raw = ctx.get("monthly_fee")
     fee = int(fee_raw) if fee_raw.isdigit() else None
     r = first_month_proration(ctx.day("start_date"), fee, ctx.rules)
+    ctx.cite(r.rule)
     amount = ""
     if r.amount_yen is not None and fee is not None:
         amount = f"約{_yen(r.amount_yen)}（月額{_yen(fee)}の場合・税込の目安）"

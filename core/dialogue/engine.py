@@ -26,7 +26,7 @@ from core.dialogue.model import (
 )
 from core.intent import ChoiceSpec, Command, Expectation, Intent, IntentKind
 from core.policy import NoRuleInForce, RuleBook, RulesError, format_date_ja, load_rules
-from core.policy.rules import validate_rules
+from core.policy.rules import RuleVersion, validate_rules
 from core.reply import MAX_TEXTS, Card, Choice, DateQuestion, FactRow, Link, Reply
 from core.session import Frame, Session
 
@@ -294,8 +294,15 @@ class _Turn:
     def compute(self, node: Node, answers: Mapping[str, str]) -> dict[str, str]:
         if node.compute is None:
             return {}
-        comp = self.d._comps[node.compute]
-        return comp.run(Context(answers=answers, now=self.now, rules=self.d.rules))
+        return self.compute_cited(node, answers)[0]
+
+    def compute_cited(
+        self, node: Node, answers: Mapping[str, str]
+    ) -> tuple[dict[str, str], tuple[RuleVersion, ...]]:
+        if node.compute is None:
+            return {}, ()
+        ctx = Context(answers=answers, now=self.now, rules=self.d.rules)
+        return self.d._comps[node.compute].run(ctx), tuple(ctx.cited)
 
     def show(self, s: Session, pre: Sequence[str]) -> Reply:
         """The node as seen on arrival: its question, or its whole answer card."""
@@ -303,7 +310,7 @@ class _Turn:
         if node.kind is not NodeKind.ANSWER:
             return self.ask(s, pre)
         try:
-            values = self.compute(node, dict(s.answers))
+            values, cited = self.compute_cited(node, dict(s.answers))
         except NoRuleInForce:
             # No rule data covers that day: say so rather than guess a date.
             text = self.d._t("rule_missing")
@@ -314,7 +321,7 @@ class _Turn:
         return Reply(
             node=s.node,
             texts=_fit(texts),
-            card=self.card(node, values),
+            card=self.card(node, values, cited),
             choices=self._choices(s, node),
         )
 
@@ -342,7 +349,9 @@ class _Turn:
             )
         return tuple(Choice(c.label, c.value) for c in node.choices)
 
-    def card(self, node: Node, values: Mapping[str, str]) -> Card:
+    def card(
+        self, node: Node, values: Mapping[str, str], cited: Sequence[RuleVersion] = ()
+    ) -> Card:
         def fill(template: str) -> str:
             return template.format(**values).strip()
 
@@ -351,7 +360,8 @@ class _Turn:
         # procedures (F1–F15) change too, and the user must know how fresh the answer is.
         source, as_of = node.source, self.d.rules.as_of
         if node.rules:
-            names = list(dict.fromkeys(self._source_of(r) for r in node.rules))
+            used = {v.id: v for v in cited}
+            names = list(dict.fromkeys(self._source_of(r, used.get(r)) for r in node.rules))
             source = f"{'・'.join(names) or source} ({', '.join(node.rules)})"
         return Card(
             title=fill(node.title),
@@ -363,7 +373,9 @@ class _Turn:
             as_of=as_of,
         )
 
-    def _source_of(self, rule_id: str) -> str:
+    def _source_of(self, rule_id: str, used: RuleVersion | None = None) -> str:
+        if used is not None:
+            return used.source
         try:
             return self.d.rules.in_force(rule_id, self.today).source
         except NoRuleInForce:  # not in force today: cite the latest version instead

@@ -220,3 +220,35 @@ def test_a_day_no_rule_covers_is_said_not_guessed(dialogue: FlowDialogue) -> Non
     reply.validate()
     assert s2 is not None and s2.node == "initial_answer" and reply.card is None
     assert "0570-09-4400" in all_texts(reply)
+
+
+def test_a_card_cites_the_rule_version_the_calculator_used() -> None:
+    """R6 is decided by the day the voice line ends; when the terms changed in between,
+    the card must name the version that decided, not the one in force today."""
+    from core.dialogue.loader import load_flow
+    from core.policy.rules import DEFAULT_PATH, parse_rules
+
+    text = DEFAULT_PATH.read_text(encoding="utf-8")
+    head, r6, tail = text.partition("  - id: R6\n")
+    r6_body, sep, rest = tail.partition("\n  - id: R7")
+    old = r6 + r6_body.replace("effective_to: null", "effective_to: 2023-12-31").replace(
+        "source: ", "source: 旧規約A・", 1
+    )
+    new = r6 + r6_body.replace("version: 1", "version: 2").replace(
+        "effective_from: 2000-01-01", "effective_from: 2024-01-01"
+    ).replace("source: ", "source: 新規約B・", 1)
+    book = parse_rules(head + old + "\n" + new + sep + rest)
+    dialogue = FlowDialogue(load_flow(), rules=book)
+
+    s, _ = dialogue.step(None, Intent(IntentKind.TOPIC, value="fees"), NOW)
+    for intent in (
+        Intent(IntentKind.CHOICE, value="old", node="fees"),
+        Intent(IntentKind.CHOICE, value="voice", node="fees_sim"),
+        Intent(IntentKind.DATE, date=date(2023, 3, 10)),
+        Intent(IntentKind.DATE, date=date(2023, 6, 20)),
+    ):
+        assert s is not None
+        s, reply = dialogue.step(s, intent, NOW)
+    assert reply.card is not None
+    assert "旧規約A" in reply.card.source
+    assert "新規約B" not in reply.card.source
