@@ -6,6 +6,12 @@ in the past, so the most recent past occurrence (today included) wins — unless
 next occurrence is at most ``FUTURE_WINDOW_DAYS`` ahead, which covers "I will receive it on
 …" and planned cancellation days. A year-less date that exists in neither the nearest past
 nor the nearest future year (2/29 outside leap years) is reported as bad.
+
+Relative forms customers use are read exactly: 3日前, 2週間前, 1か月前, 先週の金曜, 金曜日
+(the last one before today), 去年の12月1日, 12月末. "10日くらい" as the whole answer keeps
+the day remembered (the 10th). Vague ones (月初, 上旬, 11月の頭, 先週, a month or a year
+alone) are reported as bad and ``vague``: guessing a day would give a wrong answer, so
+the bot asks again.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ class DateParse:
     date: date | None = None
     bad: bool = False  # looked like a date but is impossible or ambiguous
     matched: str = ""  # the piece of the normalised text read as a date
+    vague: bool = False  # names a period, not a day (月初, 先週): ask for the day
 
     @property
     def found(self) -> bool:
@@ -140,6 +147,67 @@ def _bare_month_end(m: re.Match[str], today: date) -> DateParse:
     return _result(_month_end(today.year, today.month), m.group(0))
 
 
+_YEAR_OFFSET = {"一昨年": -2, "おととし": -2, "去年": -1, "昨年": -1, "今年": 0, "本年": 0}
+_YEAR_OFFSET.update({"来年": 1, "翌年": 1})
+
+
+def _relative_year(m: re.Match[str], today: date) -> DateParse:
+    year = today.year + _YEAR_OFFSET[m.group(1)]
+    month = int(m.group(2))
+    if not 1 <= month <= 12:
+        return _result(None, m.group(0))
+    if m.group(4):
+        return _result(_month_end(year, month), m.group(0))
+    return _result(_safe(year, month, int(m.group(3))), m.group(0))
+
+
+def _named_month_end(m: re.Match[str], today: date) -> DateParse:
+    month = int(m.group(1))
+    if not 1 <= month <= 12:
+        return _result(None, m.group(0))
+    # The year rule of a day, applied to the month's last day.
+    ends = [_month_end(y, month) for y in (today.year - 1, today.year, today.year + 1)]
+    ahead = [d for d in ends if d > today and (d - today).days <= FUTURE_WINDOW_DAYS]
+    behind = [d for d in ends if d <= today]
+    return _result(ahead[0] if ahead else behind[-1], m.group(0))
+
+
+_WEEKDAYS = "月火水木金土日"
+_WEEK_OFFSET = {"先々週": -2, "先週": -1, "今週": 0, "来週": 1}
+
+
+def _weekday(m: re.Match[str], today: date) -> DateParse:
+    wd = _WEEKDAYS.index(m.group(2))
+    week = m.group(1)
+    if week:
+        monday = today - timedelta(days=today.weekday())
+        return _result(monday + timedelta(days=7 * _WEEK_OFFSET[week] + wd), m.group(0))
+    # A bare weekday is the last one before today (today would be said as 今日).
+    back = (today.weekday() - wd) % 7 or 7
+    return _result(today - timedelta(days=back), m.group(0))
+
+
+def _weeks_ago(m: re.Match[str], today: date) -> DateParse:
+    n = int(m.group(1))
+    if n > 520:
+        return _result(None, m.group(0))
+    sign = -1 if m.group(2) == "前" else 1
+    return _result(today + timedelta(days=sign * 7 * n), m.group(0))
+
+
+def _months_ago(m: re.Match[str], today: date) -> DateParse:
+    n = int(m.group(1))
+    if n > 120:
+        return _result(None, m.group(0))
+    y, mo = _shift_month(today, -n if m.group(2) == "前" else n)
+    last = _month_end(y, mo)
+    return _result(last.replace(day=min(today.day, last.day)), m.group(0))
+
+
+def _vague(m: re.Match[str], today: date) -> DateParse:
+    return DateParse(bad=True, matched=m.group(0), vague=True)
+
+
 _DAY_WORDS = {
     "一昨日": -2,
     "おととい": -2,
@@ -182,15 +250,38 @@ _PATTERNS: tuple[tuple[re.Pattern[str], _Reader], ...] = (
     ),
     (re.compile(r"(?<!\d)(\d{4})[年./-](\d{1,2})[月./-](\d{1,2})(?!\d)日?"), _full),
     (re.compile(r"(?<![\d./-])(\d{2})[/.](\d{1,2})[/.](\d{1,2})(?![\d./])"), _two_digit_year),
+    (
+        re.compile("(" + "|".join(_YEAR_OFFSET) + r")の?(\d{1,2})月(?:(\d{1,2})日|の?(末|終わり))"),
+        _relative_year,
+    ),
     (re.compile(r"(?<![\d./-])(\d{1,2})月(\d{1,2})日"), _month_day),
+    (re.compile(r"(?<![\d./-])(\d{1,2})月の?(?:末|終わり)"), _named_month_end),
     (re.compile(r"(?<![\d./-])(\d{1,2})/(\d{1,2})(?![\d/])"), _month_day),
     (re.compile(r"(先月|前月|今月|当月|来月|翌月)(?:の)?(?:(\d{1,2})日|(末))"), _relative_month),
     (re.compile(r"(?<![月])月末"), _bare_month_end),
     (re.compile("(" + "|".join(_DAY_WORDS) + ")"), _day_word),
-    (re.compile(r"(?<![\d月/])(\d{1,4})日(前|後)"), _days_ago),
+    (re.compile(r"(?<![\d月/])(\d{1,4})日(?:くらい|ぐらい|ほど)?(前|後)"), _days_ago),
+    (re.compile(r"(?<!\d)(\d{1,3})週間?(?:くらい|ぐらい|ほど)?(前|後)"), _weeks_ago),
+    (re.compile(r"(?<!\d)(\d{1,3})か月(?:くらい|ぐらい|ほど)?(前|後)"), _months_ago),
+    (
+        re.compile(
+            r"(先々週|先週|今週|来週)?(?:の)?(?:この前の|こないだの|この間の)?([月火水木金土日])曜"
+        ),
+        _weekday,
+    ),
+    # "10日くらい" as the whole answer: about the 10th (not "about ten days").
+    (re.compile(r"^(\d{1,2})日(?:くらい|ぐらい)(?!前|後|使|経|た)"), _day_only),
     (
         re.compile(r"(?<![\d月/.])(\d{1,2})日(?!以内|間|目|以上|分|前|後|ほど|くらい|ぐらい)"),
         _day_only,
+    ),
+    (
+        re.compile(
+            r"月初|月始め|月はじめ|上旬|初旬|中旬|下旬|月の?(?:頭|始め|はじめ|半ば|中ごろ|中頃)"
+            r"|先々週|先週|今週|来週|先月|今月|来月|去年|昨年|今年"
+            r"|(?<![\d./-])\d{1,2}月(?!\d)|(?<!\d)\d{4}年(?!\d)"
+        ),
+        _vague,
     ),
 )
 

@@ -144,3 +144,43 @@ def test_never_raises(text: str, today: date) -> None:
 @given(st.text(alphabet="0123456789/年月日.-令和R元先今来末", max_size=30))
 def test_date_like_noise_never_raises(text: str) -> None:
     parse_date(text, TODAY)
+
+
+# TODAY is Wednesday 2026-06-10.
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("先週の金曜", date(2026, 6, 5)),
+        ("今週の月曜", date(2026, 6, 8)),
+        ("来週の月曜日", date(2026, 6, 15)),
+        ("金曜日に届いた", date(2026, 6, 5)),  # the last Friday before today
+        ("水曜", date(2026, 6, 3)),  # today's weekday means last week's
+        ("この前の日曜", date(2026, 6, 7)),
+        ("2週間前", date(2026, 5, 27)),
+        ("1週間後", date(2026, 6, 17)),
+        ("1か月前", date(2026, 5, 10)),
+        ("10日くらい前", date(2026, 5, 31)),
+        ("去年の12月1日", date(2025, 12, 1)),
+        ("今年の1月5日", date(2026, 1, 5)),
+        ("来年の3月末", date(2027, 3, 31)),
+        ("7月末", date(2026, 7, 31)),  # coming up soon
+        ("2月末", date(2026, 2, 28)),  # otherwise the last one
+        ("10日くらい", date(2026, 6, 10)),  # the whole answer: about the 10th
+        ("12日ぐらいです", date(2026, 6, 12)),
+    ],
+)
+def test_relative_forms_customers_use(text: str, expected: date) -> None:
+    got = parse_date(text, TODAY)
+    assert got.date == expected, got
+
+
+@pytest.mark.parametrize(
+    "text", ["月初", "6月の頭", "上旬", "先週", "6月", "2019年に契約", "今月", "月の半ば"]
+)
+def test_vague_periods_are_asked_again(text: str) -> None:
+    got = parse_date(text, TODAY)
+    assert got.bad and got.vague and got.date is None
+
+
+def test_a_duration_is_not_a_day() -> None:
+    assert parse_date("10日くらい使いました", TODAY).date is None
