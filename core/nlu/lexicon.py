@@ -9,6 +9,10 @@ Scoring works on the compact normalised message (see normalize.compact):
 3. only when no word matched at all, kana/latin words of four or more characters are
    looked for with one typo (two from eight characters), at a reduced weight;
 4. a generic topic (cancel) scores only when no specific topic did.
+
+Every kanji word also matches its hiragana reading (pykakasi, at load), so a customer
+typing only hiragana (さいていりようきかん) is understood without listing each reading.
+Messages are respelled first (Lexicon.respell): IME slips (解役) and Kansai forms (でけへん).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import pykakasi
 import yaml
 
 from core.intent import Command
@@ -27,6 +32,10 @@ from core.nlu.normalize import compact, normalize
 DATA_FILE = Path(__file__).parent / "data" / "intents.yaml"
 LABEL_MAX = 20
 FUZZY_TEXT_MAX = 120  # typo search is quadratic; intent is stated early anyway
+# Customers who type in hiragana only (かいやくできない) must hit kanji words too, so each
+# kanji word also matches its reading. Short readings (かぞく, つま) are too likely to occur
+# inside unrelated hiragana, so only readings of at least this many kana are added.
+READING_MIN = 4
 
 TOPIC_IDS = (
     "cancel",
@@ -94,6 +103,17 @@ class Lexicon:
     thanks: tuple[str, ...]
     choice_words: tuple[frozenset[str], ...]
     scoring: Scoring
+    # IME slips (解役) and dialect (でけへん) -> the spelling the words below are written in;
+    # longest first.
+    spellings: tuple[tuple[str, str], ...] = ()
+
+    def respell(self, text: str) -> str:
+        """``text`` (compact normalised) with known misspellings and dialect forms
+        replaced by the standard spelling."""
+        for wrong, right in self.spellings:
+            if wrong in text:
+                text = text.replace(wrong, right)
+        return text
 
     def topic(self, topic_id: str) -> Topic:
         for t in self.topics:
@@ -105,6 +125,19 @@ class Lexicon:
 def key(word: str) -> str:
     """The form a lexicon word and a message are compared in."""
     return compact(normalize(word))
+
+
+@lru_cache(maxsize=1)
+def _kakasi() -> Any:
+    return pykakasi.kakasi()  # type: ignore[no-untyped-call]  # the library has no hints
+
+
+def reading(word: str) -> str:
+    """Hiragana reading of ``word`` (compact normalised) when it has kanji, else ""."""
+    if not _has_kanji(word):
+        return ""
+    kana = "".join(part["hira"] for part in _kakasi().convert(word))
+    return key(kana)
 
 
 def _words(raw: Any, where: str) -> tuple[str, ...]:
@@ -122,7 +155,7 @@ def _words(raw: Any, where: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(out))
 
 
-def _topic(topic_id: str, raw: Any) -> Topic:
+def _topic(topic_id: str, raw: Any, no_reading: frozenset[str] = frozenset()) -> Topic:
     if not isinstance(raw, dict):
         raise LexiconError(f"topic {topic_id}: expected a mapping")
     label = raw.get("label")
@@ -139,6 +172,10 @@ def _topic(topic_id: str, raw: Any) -> Topic:
         if not k:
             raise LexiconError(f"topic {topic_id}: term {word!r} normalises to nothing")
         terms[k] = max(float(weight), terms.get(k, 0.0))
+    for k, weight in list(terms.items()):
+        kana = reading(k)
+        if len(kana) >= READING_MIN and kana not in terms and k not in no_reading:
+            terms[kana] = weight
     groups: list[Group] = []
     for g in raw.get("groups", []) or []:
         if not isinstance(g, list) or len(g) < 3 or not isinstance(g[0], int | float):
@@ -163,7 +200,8 @@ def parse_lexicon(data: Any) -> Lexicon:
     extra = set(topics_raw) - set(TOPIC_IDS)
     if missing or extra:
         raise LexiconError(f"lexicon: topics missing {sorted(missing)}, unknown {sorted(extra)}")
-    topics = tuple(_topic(tid, topics_raw[tid]) for tid in TOPIC_IDS)
+    no_reading = frozenset(_words(data.get("no_reading", []), "no_reading"))
+    topics = tuple(_topic(tid, topics_raw[tid], no_reading) for tid in TOPIC_IDS)
     commands: dict[str, Command] = {}
     for name, words in (data.get("commands") or {}).items():
         command = Command(name)
@@ -172,6 +210,15 @@ def parse_lexicon(data: Any) -> Lexicon:
                 raise LexiconError(f"command word {w!r} means two commands")
             commands[w] = command
     fillers = data.get("fillers") or {}
+    spellings_raw = data.get("spellings") or {}
+    if not isinstance(spellings_raw, dict):
+        raise LexiconError("spellings: expected a mapping wrong -> right")
+    spellings: dict[str, str] = {}
+    for wrong, right in spellings_raw.items():
+        w, r = key(str(wrong)), key(str(right))
+        if not w or not r or w == r:
+            raise LexiconError(f"spellings: bad entry {wrong!r} -> {right!r}")
+        spellings[w] = r
     s = data.get("scoring") or {}
     return Lexicon(
         topics=topics,
@@ -189,6 +236,7 @@ def parse_lexicon(data: Any) -> Lexicon:
             max_candidates=int(s.get("max_candidates", 4)),
             fuzzy_weight=float(s.get("fuzzy_weight", 0.8)),
         ),
+        spellings=tuple(sorted(spellings.items(), key=lambda wr: -len(wr[0]))),
     )
 
 
@@ -266,6 +314,9 @@ def _one_slip(term: str, text: str) -> bool:
     for i in range(len(text) - n + 1):
         window = text[i : i + n]
         diffs = [k for k in range(n) if window[k] != term[k]]
+        # A slip stays in the term's script: the 話 of 通話sim is no typo of the e of esim.
+        if any(window[k].isascii() != term[k].isascii() for k in diffs):
+            continue
         if len(diffs) <= 1:
             return True
         if (

@@ -38,6 +38,12 @@ _PUNCT_MAP = str.maketrans(
     }
 )
 _SPACES = re.compile(r"\s+")
+_LONG_RUNS = re.compile(r"ー{2,}")  # かいやくしたいーーー: a stretched vowel is one mark
+_LATIN_WORD = re.compile(r"[a-z]+(?:-[a-z]+)*")
+_SMALL_VOWELS = {"ぁ": "あ", "ぃ": "い", "ぅ": "う", "ぇ": "え", "ぉ": "お"}
+# The vowel a long-vowel mark stands for after each vowel (さいてー -> さいてい, りよー -> りよう):
+# how words are written in kana when they are not written with ー.
+_LONG_AFTER = {"a": "あ", "i": "い", "u": "う", "e": "い", "o": "う"}
 # Characters dropped before matching: spaces and punctuation/symbols (emoji included).
 _NOISE_CATEGORIES = ("Z", "P", "S", "C")
 
@@ -77,8 +83,51 @@ def normalize(text: str) -> str:
     head = head.translate(_PUNCT_MAP).lower()
     head = jaconv.kata2hira(head)
     head = _unify_dashes(head)
+    head = _LONG_RUNS.sub("ー", head)
     head = _SPACES.sub(" ", head).strip()
     return head[:MAX_CHARS]
+
+
+def _romaji_word(word: str) -> str:
+    # Only words that read back as the same romaji are Japanese typed in latin (kaiyaku);
+    # English (cancel -> かんせる -> kanseru) is left alone.
+    kana = str(jaconv.alphabet2kana(word))
+    if str(jaconv.kana2alphabet(kana)) == word and all(not ("a" <= c <= "z") for c in kana):
+        return kana
+    return word
+
+
+def _spelled_out_vowels(text: str) -> str:
+    out: list[str] = []
+    for ch in text:
+        prev = out[-1] if out else ""
+        if ch == "ー" and _is_kana(prev) and prev != "ー":
+            vowel = str(jaconv.kana2alphabet(prev))[-1:]
+            out.append(_LONG_AFTER.get(vowel, ch))
+        elif (
+            ch in _SMALL_VOWELS
+            and prev
+            and str(jaconv.kana2alphabet(prev))[-1:] == str(jaconv.kana2alphabet(_SMALL_VOWELS[ch]))
+        ):
+            continue  # したぁい: a small vowel repeating the one before is emphasis
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def variants(normalized: str) -> tuple[str, ...]:
+    """Other readings of ``normalized`` worth a second look when it matched nothing as
+    typed: romaji turned into kana (kaiyaku shitai -> かいやく したい), and long-vowel
+    marks spelled out the way words are written (さいてーりよーきかん -> さいていりようきかん)."""
+    out: list[str] = []
+    romaji = _LATIN_WORD.sub(lambda m: _romaji_word(m.group(0)), normalized)
+    if romaji != normalized:
+        out.append(romaji)
+    for base in (normalized, romaji):
+        spelled = _spelled_out_vowels(base)
+        if spelled != base and spelled not in out:
+            out.append(spelled)
+    return tuple(out)
 
 
 def compact(normalized: str) -> str:

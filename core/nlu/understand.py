@@ -1,7 +1,11 @@
 """Free text -> Intent, in a fixed order of precedence:
 
 no input → global command (the whole message is one) → the current node's choices →
-a date when the node asks for one → topics → any date → greeting → thanks → unknown.
+a date when the node asks for one → topics → a choice word inside a longer reply →
+any date → greeting → thanks → unknown.
+
+Topics are scored on the message as typed (misspellings respelled); only when that finds
+nothing are its variants tried (romaji as kana, long-vowel marks spelled out).
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from datetime import date
 from core.intent import ChoiceSpec, Expectation, Intent, IntentKind
 from core.nlu.dates import DateParse, parse_date
 from core.nlu.lexicon import Lexicon, key, load_lexicon, score_topics
-from core.nlu.normalize import compact, normalize
+from core.nlu.normalize import compact, normalize, variants
 
 CHOICE_FUZZY_RATIO = 0.75  # difflib ratio for a mistyped choice label ("のりかえ" ~ "のりかい")
 CHOICE_CONTAIN_SHARE = 0.4  # a label inside a longer reply must be a fair part of it
@@ -65,7 +69,7 @@ def pick_choice(
     choices = expect.choices
     if not choices:
         return None
-    whole = compact(normalize(text))
+    whole = lex.respell(compact(normalize(text)))
     if not whole:
         return None
     trimmed = _trim(whole, lex)
@@ -82,7 +86,8 @@ def pick_choice(
     inside: list[tuple[int, ChoiceSpec]] = []
     for f, c in forms:
         found = [len(x) for x in f if len(x) >= 2 and x in whole]
-        if found and max(found) >= CHOICE_CONTAIN_SHARE * len(whole):
+        # Measured against the reply without its politeness (通話simです -> 通話sim).
+        if found and max(found) >= CHOICE_CONTAIN_SHARE * len(trimmed):
             inside.append((max(found), c))
     inside.sort(key=lambda lc: -lc[0])
     if inside and (len(inside) == 1 or inside[0][0] > inside[1][0]):
@@ -101,6 +106,26 @@ def pick_choice(
         if top[0] >= CHOICE_FUZZY_RATIO and (len(best) == 1 or best[1][0] < top[0]):
             return top[1].value
     return None
+
+
+def loose_choice(text: str, expect: Expectation, lexicon: Lexicon | None = None) -> str | None:
+    """The one choice whose word occurs anywhere in a longer reply ("電話できるやつ" at the
+    SIM question), or None when none or several do. Asked only after topics found nothing,
+    so a question about something else is never read as an answer."""
+    lex = lexicon or load_lexicon()
+    whole = lex.respell(compact(normalize(text)))
+    # Only the flow's own words, and no bare yes/no word: the はい of 番号はいらない and
+    # the そう of そうだなあ are not answers.
+    generic = frozenset().union(*lex.choice_words)
+    hits = {
+        c.value
+        for c in expect.choices
+        if any(
+            len(x) >= 2 and x in whole and x not in generic
+            for x in (key(c.label), key(c.value), *(key(w) for w in c.synonyms))
+        )
+    }
+    return hits.pop() if len(hits) == 1 else None
 
 
 def _date_intent(parsed: DateParse) -> Intent:
@@ -128,7 +153,7 @@ def understand(text: str, expect: Expectation, today: date) -> Intent:
     norm = normalize(text if isinstance(text, str) else "")
     if not norm:
         return Intent(IntentKind.NO_INPUT)
-    whole = compact(norm)
+    whole = lex.respell(compact(norm))
     bare = norm.replace(" ", "")  # keeps "?" which compact drops
     trimmed = _trim(whole, lex) if whole else bare
     for form in (trimmed, whole, bare):
@@ -139,9 +164,14 @@ def understand(text: str, expect: Expectation, today: date) -> Intent:
     value = pick_choice(text, expect, lex, typos=False)
     if value is not None:
         return Intent(IntentKind.CHOICE, value=value, node=expect.node)
-    scores = score_topics(whole, lex)
     s = lex.scoring
+    scores = score_topics(whole, lex)
     ranked = [kv for kv in (*scores.specific, *scores.generic) if kv[1] >= s.min_score]
+    for variant in () if ranked else variants(norm):
+        scores = score_topics(lex.respell(compact(variant)), lex)
+        ranked = [kv for kv in (*scores.specific, *scores.generic) if kv[1] >= s.min_score]
+        if ranked:
+            break
     # A label one typo away is the answer, unless the message clearly asks about a
     # different topic ("解約の手数料" is not a typo of the button 解約の手順).
     value = pick_choice(text, expect, lex, typos=True)
@@ -149,7 +179,8 @@ def understand(text: str, expect: Expectation, today: date) -> Intent:
         return Intent(IntentKind.CHOICE, value=value, node=expect.node)
 
     parsed = parse_date(text, today)
-    if expect.asks_date and parsed.found:
+    # A vague date (月初, 先週) gives way to a topic the message also names.
+    if expect.asks_date and parsed.found and not (parsed.vague and ranked):
         return _date_intent(parsed)
 
     if scores.specific and scores.specific[0][1] >= s.min_score:
@@ -163,6 +194,9 @@ def understand(text: str, expect: Expectation, today: date) -> Intent:
     if scores.generic and scores.generic[0][1] >= s.min_score:
         return Intent(IntentKind.TOPIC, value=scores.generic[0][0])
 
+    value = loose_choice(text, expect, lex)
+    if value is not None:
+        return Intent(IntentKind.CHOICE, value=value, node=expect.node)
     if parsed.found:
         return _date_intent(parsed)
     if _says_one_of(norm, whole, lex.greetings):

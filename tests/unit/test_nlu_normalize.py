@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from core.nlu import normalize
-from core.nlu.normalize import MAX_CHARS, compact
+from core.nlu.normalize import MAX_CHARS, compact, variants
 
 
 @pytest.mark.parametrize(
@@ -55,3 +55,24 @@ def test_never_raises_and_stays_short(text: str) -> None:
     assert len(out) <= MAX_CHARS
     assert out == out.strip()
     assert "  " not in out
+
+
+def test_stretched_vowels_collapse() -> None:
+    assert normalize("解約したいーーー") == "解約したいー"
+
+
+@pytest.mark.parametrize(
+    ("raw", "variant"),
+    [
+        ("kaiyaku shitai", "かいやく したい"),  # romaji typed without the IME
+        ("iijmio kaiyaku", "iijmio かいやく"),  # only words that read back as romaji
+        ("さいてーりよーきかん", "さいていりようきかん"),  # long vowels as written
+        ("いやくきんはかかりますかぁ", "いやくきんはかかりますか"),  # emphatic small vowel
+    ],
+)
+def test_variants(raw: str, variant: str) -> None:
+    assert variant in variants(normalize(raw))
+
+
+def test_english_is_not_read_as_romaji() -> None:
+    assert variants(normalize("cancel please")) == ()

@@ -363,3 +363,37 @@ def test_huge_input(chunk: str, repeat: int) -> None:
 )
 def test_odd_input(text: str) -> None:
     assert isinstance(understand(text, MENU, TODAY), Intent)
+
+
+@pytest.mark.parametrize(
+    ("text", "topic"),
+    [
+        ("さいていりようきかんはなんかげつ", "min_period"),  # hiragana only: kanji words' readings
+        ("しょきけいやくかいじょしたい", "initial"),
+        ("解約でけへんねん", "cannot_cancel"),  # Kansai negative
+        ("解役したい", "cancel"),  # IME picked the wrong kanji
+        ("kaiyaku shitai", "cancel"),  # romaji
+        ("いやくきんはかかりますかぁ", "fees"),
+    ],
+)
+def test_spellings_customers_type(text: str, topic: str) -> None:
+    assert understand(text, MENU, TODAY) == Intent(IntentKind.TOPIC, value=topic)
+
+
+SIM = Expectation(
+    "sim",
+    choices=(
+        ChoiceSpec("音声通話SIM", "voice", ("音声", "通話", "電話", "はい")),
+        ChoiceSpec("データSIM", "data", ("データ",)),
+    ),
+)
+
+
+def test_a_choice_word_inside_a_longer_reply() -> None:
+    assert understand("電話できるやつです", SIM, TODAY).value == "voice"
+    # A yes-word inside a sentence is not an answer (番号はいらない has はい in it).
+    assert understand("番号はいらないかな", SIM, TODAY).kind is IntentKind.UNKNOWN
+    # Two choices named: not guessed.
+    assert understand("電話もデータも使うやつ", SIM, TODAY).kind is IntentKind.UNKNOWN
+    # A question about something else is the topic, not a choice.
+    assert understand("電話番号そのままで乗り換えたい", SIM, TODAY).value == "mnp"
