@@ -199,8 +199,9 @@ def understand(text: str, expect: Expectation, today: date) -> Intent:
         return Intent(IntentKind.CHOICE, value=value, node=expect.node)
     if parsed.found:
         return _date_intent(parsed)
-    if _says_one_of(norm, whole, lex.greetings):
-        return Intent(IntentKind.START)
+    # Thanks first: "どうもありがとう" carries the greeting word どうも but says thank you.
     if _says_one_of(norm, whole, lex.thanks):
         return Intent(IntentKind.THANKS)
+    if _says_one_of(norm, whole, lex.greetings):
+        return Intent(IntentKind.START)
     return Intent(IntentKind.UNKNOWN)
