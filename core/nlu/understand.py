@@ -60,6 +60,14 @@ def _number(trimmed: str) -> int | None:
     return _KANJI_ORDINALS[k.group(1)] if k else None
 
 
+def _occurs(form: str, text: str) -> bool:
+    """``form`` inside ``text``; a latin form only as a whole word, so the choice value
+    "cancel" is not found in "cancellation fee" (Japanese has no word gaps to respect)."""
+    if form.isascii() and form.isalpha():
+        return re.search(rf"(?<![a-z]){re.escape(form)}(?![a-z])", text) is not None
+    return form in text
+
+
 def pick_choice(
     text: str, expect: Expectation, lexicon: Lexicon | None = None, *, typos: bool = True
 ) -> str | None:
@@ -85,7 +93,7 @@ def pick_choice(
     # whose longest form inside the reply is longest, if that is unambiguous.
     inside: list[tuple[int, ChoiceSpec]] = []
     for f, c in forms:
-        found = [len(x) for x in f if len(x) >= 2 and x in whole]
+        found = [len(x) for x in f if len(x) >= 2 and _occurs(x, whole)]
         # Measured against the reply without its politeness (通話simです -> 通話sim).
         if found and max(found) >= CHOICE_CONTAIN_SHARE * len(trimmed):
             inside.append((max(found), c))
@@ -121,7 +129,7 @@ def loose_choice(text: str, expect: Expectation, lexicon: Lexicon | None = None)
         c.value
         for c in expect.choices
         if any(
-            len(x) >= 2 and x in whole and x not in generic
+            len(x) >= 2 and _occurs(x, whole) and x not in generic
             for x in (key(c.label), key(c.value), *(key(w) for w in c.synonyms))
         )
     }
