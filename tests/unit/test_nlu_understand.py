@@ -2,85 +2,39 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from core.intent import ChoiceSpec, Command, Expectation, Intent, IntentKind
 from core.nlu import topic_ids, topic_label, understand
 from core.nlu.lexicon import TOPIC_IDS, LexiconError, load_lexicon, parse_lexicon
+from tests.nlu_tables import accuracy, load_cases
 
-DATA = Path(__file__).resolve().parents[1] / "data"
 MENU = Expectation(node="menu")
 TODAY = date(2026, 6, 10)
 
 
-@dataclass(frozen=True)
-class Case:
-    text: str
-    kind: str
-    value: str | None
-    candidates: tuple[str, ...]
-
-
-def _load(name: str) -> tuple[date, list[Case]]:
-    raw: dict[str, Any] = yaml.safe_load((DATA / name).read_text(encoding="utf-8"))
-    cases = [
-        Case(
-            text=str(c["text"]),
-            kind=str(c["kind"]),
-            value=None if "value" not in c else str(c["value"]),
-            candidates=tuple(c.get("candidates", ())),
-        )
-        for c in raw["cases"]
-    ]
-    return raw["today"], cases
-
-
-def _agrees(case: Case, got: Intent) -> bool:
-    if got.kind.value != case.kind:
-        return False
-    if case.value is not None and got.value != case.value:
-        return False
-    return set(case.candidates) <= set(got.candidates)
-
-
-def _accuracy(name: str) -> tuple[float, list[str]]:
-    today, cases = _load(name)
-    misses = []
-    for case in cases:
-        got = understand(case.text, MENU, today)
-        if not _agrees(case, got):
-            misses.append(
-                f"{case.text!r}: want {case.kind} {case.value or case.candidates}, "
-                f"got {got.kind.value} {got.value or got.candidates}"
-            )
-    return 1 - len(misses) / len(cases), misses
-
-
 def test_phrase_table_is_big_and_covers_every_topic() -> None:
-    _, cases = _load("nlu_phrases.yaml")
+    _, cases = load_cases("nlu_phrases.yaml")
     assert len(cases) >= 170
     covered = {c.value for c in cases if c.kind == "topic"}
     assert covered == set(TOPIC_IDS)
 
 
 def test_phrase_table_accuracy() -> None:
-    accuracy, misses = _accuracy("nlu_phrases.yaml")
-    print(f"\nnlu_phrases accuracy: {accuracy:.1%}", *misses, sep="\n  ")
-    assert accuracy >= 0.95, "\n".join(misses)
+    score, misses = accuracy("nlu_phrases.yaml")
+    print(f"\nnlu_phrases accuracy: {score:.1%}", *misses, sep="\n  ")
+    assert score >= 0.95, "\n".join(misses)
 
 
 def test_holdout_accuracy() -> None:
-    accuracy, misses = _accuracy("nlu_holdout.yaml")
-    print(f"\nnlu_holdout accuracy: {accuracy:.1%}", *misses, sep="\n  ")
-    assert accuracy >= 0.85, "\n".join(misses)
+    score, misses = accuracy("nlu_holdout.yaml")
+    print(f"\nnlu_holdout accuracy: {score:.1%}", *misses, sep="\n  ")
+    assert score >= 0.85, "\n".join(misses)
 
 
 # --- precedence and disambiguation ----------------------------------------------------
