@@ -258,13 +258,25 @@ def topic_label(topic_id: str) -> str:
 # --- scoring -------------------------------------------------------------------------
 
 
+SHORT_LATIN = 2  # latin terms this short must stand alone: "au" is not in "paused"
+
+
 def _occurrences(needle: str, hay: str) -> list[int]:
+    # Compact text has no spaces, so longer latin words ("cancel" in "tocancelmy") may
+    # touch other letters; a short one that does is almost always part of another word.
+    alone = needle.isascii() and needle.isalpha() and len(needle) <= SHORT_LATIN
     found: list[int] = []
     start = hay.find(needle)
     while start >= 0:
-        found.append(start)
+        end = start + len(needle)
+        if not alone or not (_latin_at(hay, start - 1) or _latin_at(hay, end)):
+            found.append(start)
         start = hay.find(needle, start + 1)
     return found
+
+
+def _latin_at(text: str, i: int) -> bool:
+    return 0 <= i < len(text) and "a" <= text[i] <= "z"
 
 
 def typo_distance(pattern: str, text: str, limit: int) -> int:
