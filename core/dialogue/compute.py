@@ -130,7 +130,7 @@ def _min_period(ctx: Context) -> Mapping[str, str]:
 
 @computation(
     "initial",
-    ("received", "last_day", "status"),
+    ("received", "last_day", "status", "possible"),
     rules=("R4",),
     needs=("received_date",),
 )
@@ -147,18 +147,30 @@ def _initial(ctx: Context) -> Mapping[str, str]:
         "received": format_date_ja(r.received_on),
         "last_day": format_date_ja(r.last_day),
         "status": status,
+        "possible": "yes" if r.still_possible else "no",
     }
 
 
 @computation(
     "withdraw",
-    ("scheduled", "deadline", "status", "checked_at", "possible"),
-    rules=("R5",),
+    ("scheduled", "deadline", "status", "checked_at", "possible", "adjusted"),
+    rules=("R5", "R1"),
     needs=("cancel_day",),
 )
 def _withdraw(ctx: Context) -> Mapping[str, str]:
-    r = withdrawal(ctx.day("cancel_day"), ctx.now, ctx.rules)
+    # Customers often give the day they applied, not the scheduled day; a cancellation
+    # always takes effect at the end of that month (R1), so that is the day that counts.
+    given = ctx.day("cancel_day")
+    effective = cancellation_effective(given, ctx.rules)
+    ctx.cite(effective.rule)
+    r = withdrawal(effective.effective_on, ctx.now, ctx.rules)
     ctx.cite(r.rule)
+    adjusted = ""
+    if effective.effective_on != given:
+        adjusted = (
+            f"解約はお申し込みの月の末日付けになるため、{format_date_ja(given)}ではなく"
+            f"{format_date_ja(effective.effective_on)}を解約予定日として判定しました。"
+        )
     status = (
         "いまなら会員専用ページから取り消せます。"
         if r.possible
@@ -170,6 +182,7 @@ def _withdraw(ctx: Context) -> Mapping[str, str]:
         "status": status,
         "checked_at": format_datetime_ja(r.at),
         "possible": "yes" if r.possible else "no",
+        "adjusted": adjusted,
     }
 
 
