@@ -286,10 +286,16 @@ _PATTERNS: tuple[tuple[re.Pattern[str], _Reader], ...] = (
 )
 
 
+_PARTICLE = re.compile(r"(\d[年月])の(?=\d)")
+
+
 def parse_date(text: str, today: date) -> DateParse:
     """The first date in ``text`` (see module docstring for the year rule). Never raises."""
     try:
         flat = _arabic(normalize(text).replace(" ", ""))
+        # "6月の20日", "2026年の6月": the particle changes nothing, and left in it would
+        # make the day be read alone (as this month's 20th).
+        flat = _PARTICLE.sub(r"\1", flat)
         for pattern, read in _PATTERNS:
             m = pattern.search(flat)
             if m is not None:

@@ -265,11 +265,15 @@ def _occurrences(needle: str, hay: str) -> list[int]:
     # Compact text has no spaces, so longer latin words ("cancel" in "tocancelmy") may
     # touch other letters; a short one that does is almost always part of another word.
     alone = needle.isascii() and needle.isalpha() and len(needle) <= SHORT_LATIN
+    # A term that starts with a number starts a number: "0円" is not in "1800円".
+    number = needle[:1].isdigit()
     found: list[int] = []
     start = hay.find(needle)
     while start >= 0:
         end = start + len(needle)
-        if not alone or not (_latin_at(hay, start - 1) or _latin_at(hay, end)):
+        glued_word = alone and (_latin_at(hay, start - 1) or _latin_at(hay, end))
+        inside_number = number and start > 0 and hay[start - 1].isdigit()
+        if not (glued_word or inside_number):
             found.append(start)
         start = hay.find(needle, start + 1)
     return found

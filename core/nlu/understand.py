@@ -100,8 +100,9 @@ def pick_choice(
     inside.sort(key=lambda lc: -lc[0])
     if inside and (len(inside) == 1 or inside[0][0] > inside[1][0]):
         return inside[0][1].value
-    # A typo in a short answer: the closest form, if clearly closest.
-    if typos and len(trimmed) >= 2:
+    # A typo in a short answer: the closest form, if clearly closest. Never for numbers:
+    # 1800 is a different amount from the 1,500円 button, not a slip of the finger.
+    if typos and len(trimmed) >= 2 and not any(ch.isdigit() for ch in trimmed):
         best: list[tuple[float, ChoiceSpec]] = []
         for f, c in forms:
             ratio = max(

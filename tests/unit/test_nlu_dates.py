@@ -184,3 +184,17 @@ def test_vague_periods_are_asked_again(text: str) -> None:
 
 def test_a_duration_is_not_a_day() -> None:
     assert parse_date("10日くらい使いました", TODAY).date is None
+
+
+@pytest.mark.parametrize(
+    ("text", "want"),
+    [
+        ("2026年6月の20日", date(2026, 6, 20)),
+        ("6月の20日", date(2026, 6, 20)),
+        ("2026年の6月20日", date(2026, 6, 20)),
+        ("えーと、たしか今年の6月の20日くらいに契約したと思います", date(2026, 6, 20)),
+    ],
+)
+def test_the_particle_between_year_month_and_day_is_ignored(text: str, want: date) -> None:
+    # Left in, の made the day be read alone: 6月の20日 became this month's 20th.
+    assert parse_date(text, date(2026, 11, 24)).date == want
