@@ -10,7 +10,7 @@ from enum import StrEnum
 class IntentKind(StrEnum):
     COMMAND = "command"  # value: one of Command
     CHOICE = "choice"  # value: a choice value of the current node; node: node shown for (buttons)
-    TOPIC = "topic"  # value: a topic id (see core/nlu/data/intents.yaml)
+    TOPIC = "topic"  # value: a topic id; date: a date said with it, if any
     AMBIGUOUS = "ambiguous"  # candidates: topic ids worth offering as buttons
     DATE = "date"  # date: a valid calendar date
     BAD_DATE = "bad_date"  # looked like a date but impossible or ambiguous

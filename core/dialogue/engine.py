@@ -136,7 +136,7 @@ class _Turn:
         if kind is IntentKind.TOPIC:
             topic = self.flow.topics.get(intent.value)
             if topic is not None:
-                return self.goto(s, topic.node)
+                return self.answered_along(*self.goto(s, topic.node), intent.date)
         elif kind is IntentKind.AMBIGUOUS:
             cands = tuple(dict.fromkeys(c for c in intent.candidates if c in self.flow.topics))
             if len(cands) == 1:
@@ -157,7 +157,7 @@ class _Turn:
         if kind is IntentKind.CHOICE:
             if intent.node is not None and intent.node != s.node:
                 return s, self.ask(s, [self.d._t("stale")])
-            return self.choose(s, node, intent.value)
+            return self.answered_along(*self.choose(s, node, intent.value), intent.date)
         if kind is IntentKind.DATE and node.kind is NodeKind.DATE and intent.date is not None:
             return self.take_date(s, node, intent.date)
         if kind is IntentKind.BAD_DATE and node.kind is NodeKind.DATE:
@@ -189,6 +189,16 @@ class _Turn:
             s = self.landing(s)
             return s, self.show(s, [])
         return self.no_match(s)
+
+    def answered_along(
+        self, s: Session | None, reply: Reply, said: date | None
+    ) -> tuple[Session | None, Reply]:
+        """Landed on a date question whose date the customer already gave ("6月20日に
+        契約したけど最低利用期間は？"): take it rather than ask again."""
+        if s is None or said is None or s.pending:
+            return s, reply
+        node = self.flow.nodes[s.node]
+        return self.take_date(s, node, said) if node.kind is NodeKind.DATE else (s, reply)
 
     def choose(self, s: Session, node: Node, value: str) -> tuple[Session | None, Reply]:
         if value.startswith(TOPIC_PREFIX):

@@ -170,9 +170,13 @@ def understand(text: str, expect: Expectation, today: date) -> Intent:
         if command is not None:
             return Intent(IntentKind.COMMAND, value=command.value)
 
+    parsed = parse_date(text, today)
+    # A date said with a button's words ("解約を取り消したい、11/30予定") rides along, so
+    # the question it leads to is not asked again. A date node's own buttons don't need it.
+    along = None if expect.asks_date else parsed.date
     value = pick_choice(text, expect, lex, typos=False)
     if value is not None:
-        return Intent(IntentKind.CHOICE, value=value, node=expect.node)
+        return Intent(IntentKind.CHOICE, value=value, node=expect.node, date=along)
     s = lex.scoring
     scores = score_topics(whole, lex)
     ranked = [kv for kv in (*scores.specific, *scores.generic) if kv[1] >= s.min_score]
@@ -185,9 +189,8 @@ def understand(text: str, expect: Expectation, today: date) -> Intent:
     # different topic ("解約の手数料" is not a typo of the button 解約の手順).
     value = pick_choice(text, expect, lex, typos=True)
     if value is not None and (not ranked or ranked[0][0] == value):
-        return Intent(IntentKind.CHOICE, value=value, node=expect.node)
+        return Intent(IntentKind.CHOICE, value=value, node=expect.node, date=along)
 
-    parsed = parse_date(text, today)
     # A vague date (月初, 先週) gives way to a topic the message also names.
     if expect.asks_date and parsed.found and not (parsed.vague and ranked):
         return _date_intent(parsed)
@@ -199,9 +202,9 @@ def understand(text: str, expect: Expectation, today: date) -> Intent:
         ]
         if len(close) >= 2:
             return Intent(IntentKind.AMBIGUOUS, candidates=close)
-        return Intent(IntentKind.TOPIC, value=close[0])
+        return Intent(IntentKind.TOPIC, value=close[0], date=parsed.date)
     if scores.generic and scores.generic[0][1] >= s.min_score:
-        return Intent(IntentKind.TOPIC, value=scores.generic[0][0])
+        return Intent(IntentKind.TOPIC, value=scores.generic[0][0], date=parsed.date)
 
     value = loose_choice(text, expect, lex)
     if value is not None:
