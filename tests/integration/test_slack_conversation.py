@@ -100,7 +100,7 @@ async def test_buttons_and_datepicker_reach_a_dated_answer(
     text = all_text(answer.body)
     assert format_date_ja(expected) in text
     assert format_date_ja(start) in text
-    assert "時点のルール" in text
+    assert "時点で確認した情報" in text
     header = [b for b in answer.body["blocks"] if b["type"] == "header"]
     assert header, "the answer card has a title"
     session = await _session(aredis)

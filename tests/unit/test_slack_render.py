@@ -68,7 +68,7 @@ def test_answer_card_renders_header_fields_source_and_link() -> None:
     assert any("最短の解約日" in f["text"] and "2026年6月30日" in f["text"] for f in fields)
     context = next(b for b in msg.blocks if b["type"] == "context")
     assert "2026年4月1日" in context["elements"][0]["text"]
-    assert "時点のルール" in context["elements"][0]["text"]
+    assert "時点で確認した情報" in context["elements"][0]["text"]
     links = [e for e in _all(msg.blocks, "button") if "url" in e]
     assert links == [
         {
