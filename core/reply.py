@@ -132,7 +132,9 @@ def format_source_line(card: Card) -> str:
     if card.source:
         parts.append(f"出典: {card.source}")
     if card.as_of is not None:
-        parts.append(f"{format_date_ja(card.as_of)}時点で確認した情報です（変更される場合があります）")
+        parts.append(
+            f"{format_date_ja(card.as_of)}時点で確認した情報です（変更される場合があります）"
+        )
     return " / ".join(parts)
 
 
