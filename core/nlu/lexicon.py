@@ -155,6 +155,24 @@ def _words(raw: Any, where: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(out))
 
 
+_O_ROW = set("おこごそぞとどのほぼぽもよょろを")
+_U_ROW = set("うくぐすずつづぬふぶぷむゆゅる")
+_E_ROW = set("えけげせぜてでねへべぺめれ")
+
+
+def long_vowel_spelling(word: str) -> str:
+    """``word`` with o/u-row + う and e-row + い written as ー (ほうだい → ほーだい),
+    the way long vowels are often typed; kanji and latin are left alone."""
+    out: list[str] = []
+    for ch in word:
+        prev = out[-1] if out else ""
+        if (ch == "う" and prev in _O_ROW | _U_ROW) or (ch == "い" and prev in _E_ROW):
+            out.append("ー")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
 def _topic(topic_id: str, raw: Any, no_reading: frozenset[str] = frozenset()) -> Topic:
     if not isinstance(raw, dict):
         raise LexiconError(f"topic {topic_id}: expected a mapping")
@@ -176,6 +194,11 @@ def _topic(topic_id: str, raw: Any, no_reading: frozenset[str] = frozenset()) ->
         kana = reading(k)
         if len(kana) >= READING_MIN and kana not in terms and k not in no_reading:
             terms[kana] = weight
+    for k, weight in list(terms.items()):
+        # Customers write the long vowel of ほうだい / せいきゅう as ー (かけほーだい).
+        casual = long_vowel_spelling(k)
+        if casual != k and casual not in terms:
+            terms[casual] = weight
     groups: list[Group] = []
     for g in raw.get("groups", []) or []:
         if not isinstance(g, list) or len(g) < 3 or not isinstance(g[0], int | float):
