@@ -84,3 +84,10 @@ def accuracy(name: str) -> tuple[float, list[str]]:
                 f"got {got.kind.value} {got.value or got.date or got.candidates}"
             )
     return 1 - len(misses) / len(cases), misses
+
+
+def assert_accuracy(name: str, floor: float) -> None:
+    """Score ``name``, print the figure and every miss (pytest -s), fail below ``floor``."""
+    score, misses = accuracy(name)
+    print(f"\n{name.removesuffix('.yaml')} accuracy: {score:.1%}", *misses, sep="\n  ")
+    assert score >= floor, "\n".join(misses)
