@@ -13,6 +13,7 @@ from functools import cache
 from pathlib import Path
 
 from core.clock import JST
+from core.dialogue import prefill
 from core.dialogue.compute import REGISTRY, Computation, Context
 from core.dialogue.loader import FlowError, load_flow, load_texts
 from core.dialogue.model import (
@@ -27,7 +28,7 @@ from core.dialogue.model import (
 from core.intent import ChoiceSpec, Command, Expectation, Intent, IntentKind
 from core.policy import NoRuleInForce, RuleBook, RulesError, format_date_ja, load_rules
 from core.policy.rules import RuleVersion, validate_rules
-from core.reply import MAX_TEXTS, Card, Choice, DateQuestion, FactRow, Link, Reply
+from core.reply import MAX_TEXTS, Card, Choice, DateQuestion, Link, Reply
 from core.session import Frame, Session
 
 MENU_LABEL = "メニューへ"
@@ -126,9 +127,11 @@ class _Turn:
         self.flow = dialogue.flow
         self.now = now.astimezone(JST)
         self.today = self.now.date()
+        self.said = prefill.Said()  # what the message states; fills questions ahead
 
     def dispatch(self, s: Session, intent: Intent, fresh: bool) -> tuple[Session | None, Reply]:
         kind = intent.kind
+        self.said = prefill.said(self.flow, s, intent)
         if kind is IntentKind.COMMAND:
             return self.command(s, intent.value)
         if kind is IntentKind.START:
@@ -136,14 +139,19 @@ class _Turn:
         if kind is IntentKind.TOPIC:
             topic = self.flow.topics.get(intent.value)
             if topic is not None:
-                return self.answered_along(*self.goto(s, topic.node), intent.date)
+                return self.answered_along(*self.goto(s, topic.node), prefill.legacy_date(intent))
         elif kind is IntentKind.AMBIGUOUS:
             cands = tuple(dict.fromkeys(c for c in intent.candidates if c in self.flow.topics))
             if len(cands) == 1:
                 return self.goto(s, self.flow.topics[cands[0]].node)
             if cands:
+                # The facts wait in the answers for the topic the customer picks.
+                nodes = [self.flow.topics[c].node for c in cands]
+                s = prefill.told(self.flow, s, nodes, self.said, self.today).apply(s, {})
                 s = replace(s, pending=cands, no_match=0)
                 return s, self.ask(s, [])
+        elif kind is IntentKind.OFF_TOPIC:
+            return self.goto(s, self.flow.start, pre=[self.d._t("off_topic")])
         if fresh:
             # A new conversation starts at the menu; only a menu button is acted on.
             stale = intent.node is not None and intent.node != self.flow.start
@@ -157,11 +165,17 @@ class _Turn:
         if kind is IntentKind.CHOICE:
             if intent.node is not None and intent.node != s.node:
                 return s, self.ask(s, [self.d._t("stale")])
-            return self.answered_along(*self.choose(s, node, intent.value), intent.date)
+            said = prefill.legacy_date(intent)
+            return self.answered_along(*self.choose(s, node, intent.value), said)
         if kind is IntentKind.DATE and node.kind is NodeKind.DATE and intent.date is not None:
             return self.take_date(s, node, intent.date)
         if kind is IntentKind.BAD_DATE and node.kind is NodeKind.DATE:
             return s, self.ask(s, [self.d._t("bad_date")])
+        if kind is IntentKind.VAGUE_DATE and node.kind is NodeKind.DATE:
+            note = self.d._t("vague_date", said=intent.value or "その日")
+            return s, prefill.offer(self.ask(s, []), node, intent.date_candidates, note, self.today)
+        if prefill.told(self.flow, s, [s.node], self.said, self.today).values:
+            return self.goto(s, s.node)  # the message answers a question here or ahead
         return self.no_match(s)
 
     def command(self, s: Session, value: str) -> tuple[Session | None, Reply]:
@@ -207,6 +221,9 @@ class _Turn:
                 return self.goto(s, topic.node)
         if value == NAV_MENU and node.choice(value) is None:
             return self.goto(s, self.flow.start)
+        picked = prefill.choice_date(value)
+        if picked is not None and node.kind is NodeKind.DATE:
+            return self.take_date(s, node, picked)  # a candidate of a vague date
         choice = node.choice(value)
         if choice is None:
             return self.no_match(s)
@@ -249,17 +266,32 @@ class _Turn:
         sets: Mapping[str, str] | None = None,
         pre: Sequence[str] = (),
     ) -> tuple[Session, Reply]:
-        if target != s.node or sets:
+        told = prefill.told(self.flow, s, [target], self.said, self.today)
+        sets = sets or {}
+        if target != s.node or sets or told.values:
             s = s.pushed(Frame(s.node, s.answers))
-        if sets:
-            s = s.with_answers(**sets)
-        node_id, reused = self.settle(target, dict(s.answers))
+        s = told.apply(s, sets)
+        node_id, reused = self.settle(target, dict(s.answers), prefill.fresh(s, sets))
         s = self.landing(replace(s, node=node_id, no_match=0, pending=()))
         notes = [*pre, self.d._t("reused")] if reused else list(pre)
-        return s, self.show(s, notes)
+        notes += prefill.understood(self.flow, self.d._t("understood"), s, told)
+        return s, self.offer_vague(s, self.show(s, notes))
 
-    def settle(self, target: str, answers: dict[str, str]) -> tuple[str, bool]:
-        """Follow switches and questions already answered; stop where the user must act."""
+    def offer_vague(self, s: Session, reply: Reply) -> Reply:
+        """Landed on a date question the message answered only roughly: offer its dates."""
+        node = self.flow.nodes[s.node]
+        rough, candidates = prefill.vague_for(self.flow, node, self.said.facts)
+        if rough is None or s.pending or not reply.asks_date:
+            return reply
+        note = self.d._t("vague_date", said=rough.said or "その日")
+        return prefill.offer(reply, node, candidates, note, self.today)
+
+    def settle(
+        self, target: str, answers: dict[str, str], fresh: frozenset[str] = frozenset()
+    ) -> tuple[str, bool]:
+        """Follow switches and questions already answered; stop where the user must act.
+        `reused` says an answer from earlier in the conversation was used (not a ``fresh``
+        one, just given by button or message)."""
         node_id, reused = target, False
         for _ in range(len(self.flow.nodes) + 1):
             node = self.flow.nodes[node_id]
@@ -275,14 +307,16 @@ class _Turn:
                         key = ""  # the default route's answer says the rule is missing
                 node_id = dict(node.cases).get(key, node.next or self.flow.start)
             elif node.kind is NodeKind.DATE and node.slot in answers and node.next:
-                node_id, reused = node.next, True
+                node_id, reused = node.next, reused or node.slot not in fresh
             elif node.kind is NodeKind.QUESTION and node.slot and node.slot in answers:
                 chosen = [
                     c for c in node.choices if dict(c.sets).get(node.slot) == answers[node.slot]
                 ]
-                if not chosen:
+                # A value no button offers (a typed amount) goes the question's own way.
+                after = chosen[0].next if chosen else node.next
+                if after is None:
                     return node_id, reused
-                node_id, reused = chosen[0].next, True
+                node_id, reused = after, reused or node.slot not in fresh
             else:
                 return node_id, reused
         return self.flow.start, False  # a loop of automatic nodes: the validator should stop it
@@ -331,7 +365,7 @@ class _Turn:
         return Reply(
             node=s.node,
             texts=_fit(texts),
-            card=self.card(node, values, cited),
+            card=self.card(node, values, cited, dict(s.answers)),
             choices=self._choices(s, node),
         )
 
@@ -360,12 +394,17 @@ class _Turn:
         return tuple(Choice(c.label, c.value) for c in node.choices)
 
     def card(
-        self, node: Node, values: Mapping[str, str], cited: Sequence[RuleVersion] = ()
+        self,
+        node: Node,
+        values: Mapping[str, str],
+        cited: Sequence[RuleVersion] = (),
+        answers: Mapping[str, str] | None = None,
     ) -> Card:
         def fill(template: str) -> str:
             return template.format(**values).strip()
 
-        rows = tuple(FactRow(fill(r.label), value) for r in node.rows if (value := fill(r.value)))
+        from_message = self.d._t("from_message")
+        rows = prefill.card_rows(self.flow, node.rows, fill, answers or {}, from_message)
         # Every card states the date of the knowledge behind it, not only the dated rules:
         # procedures (F1–F15) change too, and the user must know how fresh the answer is.
         source, as_of = node.source, self.d.rules.as_of

@@ -12,6 +12,7 @@ from datetime import date, timedelta
 from enum import StrEnum
 from typing import Any
 
+from core.dialogue.slots import SlotSpec, parse_slots
 from core.policy.calendar import month_end
 
 # Values with these prefixes are handled by the engine itself at any node.
@@ -39,6 +40,9 @@ class ChoiceDef:
 class Row:
     label: str
     value: str  # template; a row whose value renders empty is left out
+    # The slot the row shows: its answer when `value` is empty, and the note that it came
+    # from the customer's message when it did (see dialogue.prefill).
+    slot: str | None = None
 
 
 @dataclass(frozen=True)
@@ -54,6 +58,7 @@ class Node:
     text: str = ""  # question text / date prompt / answer intro (may be empty for answers)
     choices: tuple[ChoiceDef, ...] = ()
     slot: str | None = None  # question/date: the answer it fills; switch: what it routes on
+    # question with a slot: `next` is where a value no choice offers goes (a typed amount)
     # date
     min: str = "2010-01-01"  # "today", "today+N", "today-N" or an ISO date
     max: str = "today"
@@ -100,6 +105,7 @@ class Flow:
     start: str
     nodes: Mapping[str, Node]
     topics: Mapping[str, Topic] = field(default_factory=dict)
+    slots: Mapping[str, SlotSpec] = field(default_factory=dict)  # which fact fills which slot
 
     def node(self, node_id: str) -> Node:
         return self.nodes[node_id]
@@ -109,6 +115,7 @@ class Flow:
         return self.nodes[self.start]
 
 
+ROW_KEYS = frozenset({"label", "value", "slot"})
 CHOICE_KEYS = frozenset({"label", "value", "next", "synonyms", "set"})
 NODE_KEYS = frozenset(
     {
@@ -203,11 +210,12 @@ def _node(node_id: str, d: Any, errors: list[str]) -> Node | None:
     errors += _unknown_keys(d, NODE_KEYS, where)
     for i, r in enumerate(d.get("rows") or []):
         if isinstance(r, dict):
-            errors += _unknown_keys(r, frozenset({"label", "value"}), f"{where}.rows[{i}]")
-        if isinstance(r, dict) and r.get("label") and r.get("value"):
-            rows.append(Row(label=str(r["label"]), value=str(r["value"])))
+            errors += _unknown_keys(r, ROW_KEYS, f"{where}.rows[{i}]")
+        if isinstance(r, dict) and r.get("label") and (r.get("value") or r.get("slot")):
+            slot = str(r["slot"]) if r.get("slot") else None
+            rows.append(Row(label=str(r["label"]), value=str(r.get("value") or ""), slot=slot))
         else:
-            errors.append(f"{where}.rows[{i}]: needs 'label' and 'value'")
+            errors.append(f"{where}.rows[{i}]: needs 'label' and 'value' (or 'slot')")
     link = None
     if "link" in d:
         ld = d["link"]
@@ -264,11 +272,13 @@ def parse_flow(raw: Any, version: str = "") -> tuple[Flow | None, list[str]]:
             topics[str(tid)] = Topic(id=str(tid), node=str(td["node"]), label=str(td["label"]))
         else:
             errors.append(f"topic {tid}: needs 'node' and 'label'")
+    slots, slot_errors = parse_slots(raw.get("slots"))
+    errors += slot_errors
     start = raw.get("start")
     if not isinstance(start, str) or start not in nodes:
         errors.append(f"flow: start node {start!r} does not exist")
         return None, errors
-    return Flow(version=version, start=start, nodes=nodes, topics=topics), errors
+    return Flow(version=version, start=start, nodes=nodes, topics=topics, slots=slots), errors
 
 
 def resolve_bound(bound: str, today: date) -> date:

@@ -18,6 +18,8 @@ from core.dialogue.model import (
     parse_flow,
     resolve_bound,
 )
+from core.dialogue.prefill import DATE_PREFIX
+from core.dialogue.slots import DATE_FACT
 from core.reply import MAX_CHOICES, MAX_TITLE, MAX_VALUE
 
 LINE_LABEL = 20
@@ -52,6 +54,7 @@ def validate_flow(
         errors += _check_inputs(flow, comps)
     for node in flow.nodes.values():
         errors += _check_node(flow, node, comps, known_rules)
+    errors += _check_slots(flow)
     for tid in sorted(wanted_topics - flow.topics.keys()):
         errors += [f"topic {tid}: no entry node in the flow"]
     for t in flow.topics.values():
@@ -108,7 +111,7 @@ def _auto_edges(node: Node) -> list[str]:
     if node.kind is NodeKind.DATE and node.slot and node.next:
         return [node.next]
     if node.kind is NodeKind.QUESTION and node.slot:
-        return [c.next for c in node.choices]
+        return [c.next for c in node.choices] + ([node.next] if node.next else [])
     return []
 
 
@@ -154,7 +157,8 @@ def _check_inputs(flow: Flow, comps: Mapping[str, Computation]) -> list[str]:
             here = known[node.id]
             outs = [(c.next, here | {slot for slot, _ in c.sets}) for c in node.choices]
             if node.next:
-                given = {node.slot} if node.kind is NodeKind.DATE and node.slot else set()
+                asks = node.kind in (NodeKind.DATE, NodeKind.QUESTION)
+                given = {node.slot} if asks and node.slot else set()
                 outs.append((node.next, here | given))
             outs += [(target, here) for _, target in node.cases]
             for target, carried in outs:
@@ -183,6 +187,8 @@ def _check_node(
             for c in node.choices:
                 if node.slot not in dict(c.sets):
                     errors.append(f"{where}: choice {c.value!r} does not set slot {node.slot!r}")
+        elif node.next:
+            errors.append(f"{where}: a question's 'next' needs a 'slot' (it takes typed values)")
     elif node.kind is NodeKind.DATE:
         if not node.text or not node.slot or not node.next:
             errors.append(f"{where}: a date question needs text, slot and next")
@@ -222,7 +228,7 @@ def _check_choices(where: str, node: Node) -> list[str]:
             errors.append(f"{where}: label {c.label!r} over {SLACK_LABEL} (Slack)")
         if not c.value or len(c.value) > MAX_VALUE:
             errors.append(f"{where}: choice value {c.value!r} empty or over {MAX_VALUE}")
-        if c.value.startswith((TOPIC_PREFIX, "nav:")) and c.value != NAV_MENU:
+        if c.value.startswith((TOPIC_PREFIX, "nav:", DATE_PREFIX)) and c.value != NAV_MENU:
             errors.append(f"{where}: choice value {c.value!r} uses a reserved prefix")
         for slot, v in c.sets:
             if v.startswith("$") and v not in SET_TOKENS:
@@ -287,3 +293,34 @@ def _bound_ok(bound: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def _check_slots(flow: Flow) -> list[str]:
+    """The `slots:` section against the nodes: a fact fills only a slot a question asks
+    (a date by a date question), into a value that question can take; a card row names
+    only a declared slot."""
+    errors: list[str] = []
+    askers: dict[str, list[Node]] = {}
+    for node in flow.nodes.values():
+        if node.slot and node.kind in (NodeKind.QUESTION, NodeKind.DATE):
+            askers.setdefault(node.slot, []).append(node)
+        for r in node.rows:
+            if r.slot and r.slot not in flow.slots and r.slot not in askers:
+                errors.append(f"node {node.id}: row {r.label!r} shows unknown slot {r.slot!r}")
+    shown = {r.slot for n in flow.nodes.values() for r in n.rows if r.slot}
+    for spec in flow.slots.values():
+        where = f"slot {spec.name}"
+        nodes = askers.get(spec.name, [])
+        if not nodes and spec.name not in shown:
+            errors.append(f"{where}: no question asks it and no card shows it")
+        for node in nodes:
+            if (node.kind is NodeKind.DATE) != (spec.fact == DATE_FACT):
+                errors.append(f"{where}: node {node.id} asks it, but the fact is {spec.fact}")
+            if node.kind is NodeKind.QUESTION and not node.next:
+                takes = {dict(c.sets).get(spec.name) for c in node.choices}
+                for fact_value, value in spec.values:
+                    if value not in takes:
+                        errors.append(
+                            f"{where}: {fact_value} → {value!r} is no choice of node {node.id}"
+                        )
+    return errors

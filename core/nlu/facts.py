@@ -189,7 +189,8 @@ def load_fact_words(path: Path = DATA_FILE) -> FactWords:
     raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     if not isinstance(raw, dict):
         raise ValueError("facts.yaml: must be a mapping")
-    folded, exact = {}, {}
+    folded: dict[str, Mapping[str, Any]] = {}
+    exact: dict[str, Mapping[str, Any]] = {}
     for name in WORD_FACTS:
         section = raw.get(name)
         if not isinstance(section, dict):

@@ -145,3 +145,41 @@ def test_a_loop_of_skipped_questions(raw: dict[str, Any]) -> None:
     raw["nodes"]["fees_end"]["next"] = "fees_start"  # both dates known: round and round
     problems = validate_flow(raw)
     assert any(p.startswith("automatic loop through") and "fees_start" in p for p in problems)
+
+
+# ---- slots: which fact of a message fills which slot -----------------------------------
+
+
+@pytest.mark.parametrize(
+    ("slot", "spec", "problem"),
+    [
+        ("plan", {"fact": "planet", "label": "x"}, "slot plan: unknown fact 'planet'"),
+        ("start_date", {"role": "birthday", "label": "x"}, "slot start_date: role must be"),
+        ("start_date", {"fact": "plan", "label": "x"}, "node min_period asks it, but the fact"),
+        ("plan", {"role": "start", "label": "x"}, "node fees asks it, but the fact is date"),
+        ("plan", {"fact": "plan"}, "slot plan: needs a 'label'"),
+        ("plan", {"fact": "plan", "label": "x", "colour": 1}, "unexpected key 'colour'"),
+        ("sim", {"fact": "sim", "label": "x", "values": {"sms": "sms"}}, "no choice of node"),
+        ("nothing", {"fact": "plan", "label": "x"}, "slot nothing: no question asks it"),
+    ],
+)
+def test_slot_declaration_mistakes(
+    raw: dict[str, Any], slot: str, spec: dict[str, Any], problem: str
+) -> None:
+    raw["slots"][slot] = spec
+    assert any(problem in p for p in validate_flow(raw)), validate_flow(raw)
+
+
+def test_card_row_must_show_a_known_slot(raw: dict[str, Any]) -> None:
+    raw["nodes"]["esim"]["rows"].append({"label": "色", "slot": "colour"})
+    assert any("shows unknown slot 'colour'" in p for p in validate_flow(raw))
+
+
+def test_question_next_needs_a_slot(raw: dict[str, Any]) -> None:
+    raw["nodes"]["menu_more"]["next"] = "menu"
+    assert any("menu_more: a question's 'next' needs a 'slot'" in p for p in validate_flow(raw))
+
+
+def test_date_prefix_is_reserved_for_candidate_dates(raw: dict[str, Any]) -> None:
+    raw["nodes"]["fees"]["choices"][0]["value"] = "date:2026-01-01"
+    assert any("reserved prefix" in p for p in validate_flow(raw))
