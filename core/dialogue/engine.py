@@ -271,7 +271,7 @@ class _Turn:
         if target != s.node or sets or told.values:
             s = s.pushed(Frame(s.node, s.answers))
         s = told.apply(s, sets)
-        node_id, reused = self.settle(target, dict(s.answers), prefill.fresh(s, sets))
+        node_id, reused = self.settle(target, dict(s.answers), told.fresh(s, sets))
         s = self.landing(replace(s, node=node_id, no_match=0, pending=()))
         notes = [*pre, self.d._t("reused")] if reused else list(pre)
         notes += prefill.understood(self.flow, self.d._t("understood"), s, told)

@@ -80,6 +80,11 @@ class Told:
             answers[MARK] = ",".join(sorted(mark))
         return replace(s, answers=tuple(sorted(answers.items())))
 
+    def fresh(self, s: Session, sets: Mapping[str, str]) -> frozenset[str]:
+        """Slots a skipped question may use without the 'reused earlier answers' notice:
+        the ones just given, by button or by message, and those a message gave before."""
+        return frozenset(sets) | frozenset(self.values) | marked(dict(s.answers))
+
 
 NOTHING = Told()
 
@@ -95,12 +100,6 @@ def said(flow: Flow, s: Session, intent: Intent) -> Said:
 
 def marked(answers: Mapping[str, str]) -> frozenset[str]:
     return frozenset(x for x in answers.get(MARK, "").split(",") if x)
-
-
-def fresh(s: Session, sets: Mapping[str, str]) -> frozenset[str]:
-    """Slots a skipped question may use without the 'reused earlier answers' notice: the
-    ones just given, by button or by message."""
-    return frozenset(sets) | marked(dict(s.answers))
 
 
 def legacy_date(intent: Intent) -> date | None:

@@ -240,6 +240,7 @@ def test_typed_amount_is_the_monthly_fee(dialogue: FlowDialogue) -> None:
     assert s is not None and s.node == "proration_answer" and s.answer("monthly_fee") == "1078"
     fee = rows(reply)["初月の料金"]
     assert "月額1,078円" in fee and FROM_MESSAGE not in fee
+    assert REUSED not in text(reply)  # just typed, not an earlier answer
     rough = Intent(IntentKind.UNKNOWN, facts=Facts(amount_yen=1000))  # 「千円くらい」
     s, reply = dialogue.step(s0, rough, NOW)
     assert s is not None and "月額1,000円" in rows(reply)["初月の料金"]
