@@ -26,7 +26,7 @@ from typing import Any
 import yaml
 
 from core.intent import Facts
-from core.nlu.normalize import MAX_CHARS, normalize, variants
+from core.nlu.normalize import MAX_CHARS, compact, normalize, variants
 
 DATA_FILE = Path(__file__).parent / "data" / "facts.yaml"
 WORD_FACTS = ("plan", "sim", "keep_number", "carrier", "option")
@@ -55,6 +55,14 @@ def squeeze(text: str) -> str:
     """``text`` without spaces, symbols and punctuation other than clause ends and ¥: the
     form words are searched in, so 「番号 そのまま」 and 「番号そのまま」 match alike."""
     return text.translate(_SQUEEZE)
+
+
+def spelled_out(normalized: str) -> set[str]:
+    """``normalized`` with long-vowel marks written out (つーわ -> つうわ), as core.nlu.normalize
+    spells them: in `compact` or among the `variants`, whichever this build does."""
+    forms = {squeeze(compact(normalized))} | {squeeze(v) for v in variants(normalized)}
+    forms.discard(squeeze(normalized))
+    return forms
 
 
 def _exact(text: str) -> str:
@@ -171,7 +179,7 @@ def _scanner(sections: Mapping[str, Mapping[str, Any]], fold: Callable[[str], st
 def _forms(word: str, fold: Callable[[str], str]) -> set[str]:
     forms = {fold(word)}
     if fold is _folded:  # つーわていがく is 通話定額 spelled with a long-vowel mark
-        forms |= {squeeze(v) for v in variants(normalize(word))}
+        forms |= spelled_out(normalize(word))
     forms.discard("")
     return forms
 
@@ -249,8 +257,8 @@ def _all_hits(folded: str, exact: str, words: FactWords) -> dict[str, list[_Hit]
     if "ー" in folded:
         # A long-vowel spelling (つーわていがく) may hide a word; only facts still unknown
         # take what the spelled-out form finds.
-        for v in variants(folded):
-            for fact, found in _collect(words.folded, squeeze(v), words).items():
+        for v in spelled_out(folded):
+            for fact, found in _collect(words.folded, v, words).items():
                 hits.setdefault(fact, found)
     hits.update(_collect(words.exact, exact, words))
     return hits
