@@ -117,6 +117,7 @@ class FactWords:
     amount_prefixed: re.Pattern[str]
     bare_amount: re.Pattern[str]
     amount_max: int
+    other_numbers: re.Pattern[str] | None  # blanked out: not the phone number
 
 
 def _strs(raw: Any, where: str) -> tuple[str, ...]:
@@ -216,7 +217,8 @@ def load_fact_words(path: Path = DATA_FILE) -> FactWords:
         right_after=tuple(
             _folded(w) for w in _strs(raw.get("negation_right_after"), "negation_right_after")
         ),
-        clause_ends=tuple(normalize(w) for w in _strs(raw.get("clause_ends"), "clause_ends")),
+        # A blanked other number owns what follows it (予約番号はいらない): it ends the clause.
+        clause_ends=(*(normalize(w) for w in _strs(raw.get("clause_ends"), "clause_ends")), "#"),
         window=int(raw.get("window", 7)),
         destination=_strs(raw.get("destination_marks"), "destination_marks"),
         origin=_strs(raw.get("origin_marks"), "origin_marks"),
@@ -226,6 +228,7 @@ def load_fact_words(path: Path = DATA_FILE) -> FactWords:
             rf"^([0-9]{{1,3}}(?:,[0-9]{{3}})+|[1-9][0-9]{{2,6}})(?:{suffixes})?[.!?]*$"
         ),
         amount_max=int(amount.get("max", 1_000_000)),
+        other_numbers=_trie(_folded(w) for w in _strs(raw.get("other_numbers", []), "numbers")),
     )
 
 
@@ -253,6 +256,8 @@ def _collect(scanner: _Scanner, form: str, words: FactWords) -> dict[str, list[_
 
 
 def _all_hits(folded: str, exact: str, words: FactWords) -> dict[str, list[_Hit]]:
+    if words.other_numbers is not None:
+        folded = words.other_numbers.sub("#", folded)
     hits = _collect(words.folded, folded, words)
     if "ー" in folded:
         # A long-vowel spelling (つーわていがく) may hide a word; only facts still unknown

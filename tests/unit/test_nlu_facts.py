@@ -106,6 +106,9 @@ def test_sim_type(text: str, sim: str) -> None:
         ("MNPで番号そのまま", True),
         ("MNPしたいけど番号はいらない", None),  # contradicts itself: unknown
         ("解約したい", None),
+        ("転入先で予約番号いらないって言われたけどほんと？", None),  # MNPワンストップ
+        ("MNP予約番号はいらないんですか", True),  # MNP is named; the reservation number is not
+        ("暗証番号を変えたい", None),
     ],
 )
 def test_keep_number_with_negation(text: str, keep: bool | None) -> None:
