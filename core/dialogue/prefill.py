@@ -26,14 +26,14 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 
 from core.dialogue.model import Flow, Node, NodeKind, Row, resolve_bound
-from core.dialogue.slots import DATE_FACT, SlotSpec
+from core.dialogue.slots import DATE_FACT, DATE_PREFIX, SlotSpec
+from core.dialogue.validator import edges
 from core.intent import DateFact, Facts, Intent, IntentKind
 from core.policy import format_date_ja
 from core.reply import MAX_TEXTS, Choice, FactRow, Reply
 from core.session import Session
 
 MARK = "~msg"  # answers key: the slots whose value came from a message, comma-separated
-DATE_PREFIX = "date:"  # a candidate-date button's value
 # The kinds of message whose facts may fill slots. Commands, greetings and off-topic
 # chatter state nothing the conversation should keep.
 _FILLING = frozenset(
@@ -111,13 +111,6 @@ def legacy_date(intent: Intent) -> date | None:
 # ---- which slot a message fills ---------------------------------------------------------
 
 
-def _edges(node: Node) -> list[str]:
-    out = [c.next for c in node.choices]
-    if node.next:
-        out.append(node.next)
-    return out + [t for _, t in node.cases]
-
-
 def slots_ahead(flow: Flow, targets: Iterable[str]) -> dict[str, list[Node]]:
     """The slots asked or shown on the way from ``targets`` to the next answer cards, with
     the nodes that ask or show each."""
@@ -137,7 +130,7 @@ def slots_ahead(flow: Flow, targets: Iterable[str]) -> dict[str, list[Node]]:
             continue  # a card's follow-ups start new questions
         if node.slot and node.kind in (NodeKind.QUESTION, NodeKind.DATE):
             found.setdefault(node.slot, []).append(node)
-        queue.extend(t for t in _edges(node) if t in flow.nodes)
+        queue.extend(t for t in edges(node) if t in flow.nodes)
     return found
 
 

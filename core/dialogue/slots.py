@@ -17,6 +17,7 @@ from typing import Any
 from core.intent import DateRole, Facts
 
 DATE_FACT = "date"
+DATE_PREFIX = "date:"  # a candidate-date button's value (a rough date offered as days)
 # Facts a slot may name: the fields of core.intent.Facts, dates by role.
 FACT_NAMES = frozenset(f.name for f in fields(Facts) if f.name != "dates") | {DATE_FACT}
 ROLES = frozenset(r.value for r in DateRole if r is not DateRole.NONE)

@@ -18,8 +18,7 @@ from core.dialogue.model import (
     parse_flow,
     resolve_bound,
 )
-from core.dialogue.prefill import DATE_PREFIX
-from core.dialogue.slots import DATE_FACT
+from core.dialogue.slots import DATE_FACT, DATE_PREFIX
 from core.reply import MAX_CHOICES, MAX_TITLE, MAX_VALUE
 
 LINE_LABEL = 20
