@@ -328,10 +328,11 @@ def parse_amount(number: str) -> int | None:
     return _under_man(number) or None
 
 
-def _amount(folded: str, words: FactWords) -> int | None:
-    found = [m.group(1) for m in words.amount.finditer(folded)]
-    found += [m.group(1) for m in words.amount_prefixed.finditer(folded)]
-    bare = words.bare_amount.match(folded)
+def _amount(text: str, words: FactWords) -> int | None:
+    # Read where slashes and hyphens still stand: 11/20 and 2019/4/1 are dates, not 1120円.
+    found = [m.group(1) for m in words.amount.finditer(text)]
+    found += [m.group(1) for m in words.amount_prefixed.finditer(text)]
+    bare = words.bare_amount.match(text)
     if bare:
         found.append(bare.group(1))
     amounts = {a for a in map(parse_amount, found) if a and 0 < a <= words.amount_max}
@@ -347,7 +348,8 @@ def extract_facts(text: str, today: date) -> Facts:
     del today
     words = load_fact_words()
     raw = text if isinstance(text, str) else ""
-    folded = squeeze(normalize(raw))
+    norm = normalize(raw)
+    folded = squeeze(norm)
     if not folded:
         return Facts()
     hits = _all_hits(folded, _exact(raw), words)
@@ -357,5 +359,5 @@ def extract_facts(text: str, today: date) -> Facts:
         keep_number=_keep_number(hits.get("keep_number", ())),
         carrier=_carrier(hits.get("carrier", ()), words),
         option=_one(h.value for h in hits.get("option", ()) if not h.contrasted),
-        amount_yen=_amount(folded, words),
+        amount_yen=_amount(norm.replace(" ", ""), words),
     )

@@ -109,6 +109,10 @@ def test_sim_type(text: str, sim: str) -> None:
         ("転入先で予約番号いらないって言われたけどほんと？", None),  # MNPワンストップ
         ("MNP予約番号はいらないんですか", True),  # MNP is named; the reservation number is not
         ("暗証番号を変えたい", None),
+        ("番号かえずにソフバンいきたい", True),
+        ("今の電話番号のまま楽天に移りたい", True),
+        ("auに移るけど番号は新しくなっても構いません", False),
+        ("新しい番号でいいので解約したい", False),
     ],
 )
 def test_keep_number_with_negation(text: str, keep: bool | None) -> None:
@@ -215,6 +219,9 @@ def test_typed_amounts(text: str, yen: int) -> None:
         "6月20日から使ってる",
         "2",  # a button number, not an amount
         "20",
+        "11/20",  # a date, not 1120円
+        "2019/4/1",
+        "2026-06-20",
         "09012345678",  # a phone number
         "1,000円か2,000円",  # two amounts: no guess
         "解約したい",
