@@ -30,7 +30,9 @@ def to_mermaid(flow: Flow) -> str:
             label = c.label.replace('"', " ").replace("|", " ")
             lines.append(f'  {node.id} -->|"{label}"| {c.next}')
         if node.next and node.kind is not NodeKind.SWITCH:
-            lines.append(f"  {node.id} -->|日付| {node.next}")
+            # A question's own route takes a typed value no button offers (an amount).
+            typed = "日付" if node.kind is NodeKind.DATE else "入力"
+            lines.append(f"  {node.id} -->|{typed}| {node.next}")
         for value, target in node.cases:
             lines.append(f'  {node.id} -->|"{value}"| {target}')
         if node.kind is NodeKind.SWITCH and node.next:
