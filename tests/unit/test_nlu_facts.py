@@ -7,6 +7,8 @@ import time
 from datetime import date
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from core.intent import Facts
 from core.nlu.facts import extract_facts, parse_amount
@@ -274,3 +276,12 @@ def test_fast_enough_for_every_message() -> None:
         facts(t)
         times.append(time.perf_counter() - start)
     assert statistics.median(times) < 0.0002  # well inside understand's 0.2 ms median
+
+
+@given(st.text(max_size=300))
+def test_never_raises_and_states_only_known_values(text: str) -> None:
+    f = facts(text)
+    assert f.plan in (None, "giga", "mio", "old")
+    assert f.sim in (None, "voice", "data", "sms", "esim")
+    assert f.amount_yen is None or 0 < f.amount_yen <= 1_000_000
+    assert f.dates == ()  # dates are core.nlu.dates' job
