@@ -168,7 +168,13 @@ class _Turn:
             said = prefill.legacy_date(intent)
             return self.answered_along(*self.choose(s, node, intent.value), said)
         if kind is IntentKind.DATE and node.kind is NodeKind.DATE and intent.date is not None:
-            return self.take_date(s, node, intent.date)
+            clash = prefill.role_clash(self.flow, node, intent)
+            if clash is None:
+                return self.take_date(s, node, intent.date)
+            words, other = clash
+            asked = self.flow.slots[node.slot or ""].label
+            text = self.d._t("date_role_clash", said=words, kind=other, asked=asked)
+            return replace(s, no_match=0), self.ask(s, [text])
         if kind is IntentKind.BAD_DATE and node.kind is NodeKind.DATE:
             return s, self.ask(s, [self.d._t("bad_date")])
         if kind is IntentKind.VAGUE_DATE and node.kind is NodeKind.DATE:

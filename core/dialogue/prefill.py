@@ -28,7 +28,7 @@ from datetime import date
 from core.dialogue.model import Flow, Node, NodeKind, Row, resolve_bound
 from core.dialogue.slots import DATE_FACT, DATE_PREFIX, SlotSpec
 from core.dialogue.validator import edges
-from core.intent import DateFact, Facts, Intent, IntentKind
+from core.intent import DateFact, DateRole, Facts, Intent, IntentKind
 from core.policy import format_date_ja
 from core.reply import MAX_TEXTS, Choice, FactRow, Reply
 from core.session import Session
@@ -237,6 +237,21 @@ def understood(flow: Flow, template: str, s: Session, told: Told) -> list[str]:
         if slot in flow.slots
     ]
     return [template.format(items="、".join(items))] if items else []
+
+
+def role_clash(flow: Flow, node: Node, intent: Intent) -> tuple[str, str] | None:
+    """A date typed at a date question but said as another kind of date (「11月20日に
+    契約しました」 at the receipt question): what was said and the kind of date it is, so
+    the question is asked again instead of computing from the wrong day."""
+    spec = flow.slots.get(node.slot or "")
+    if spec is None or spec.role is None or intent.date is None:
+        return None
+    said = [d for d in intent.facts.dates if d.date == intent.date]
+    if not said or any(d.role in (DateRole.NONE, spec.role) for d in said):
+        return None
+    other = said[0]
+    kind = next((x.label for x in flow.slots.values() if x.role == other.role), "")
+    return (other.said or format_date_ja(intent.date), kind) if kind else None
 
 
 # ---- vague dates ------------------------------------------------------------------------

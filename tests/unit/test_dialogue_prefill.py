@@ -230,6 +230,29 @@ def test_session_stays_small(dialogue: FlowDialogue) -> None:
     assert Session.from_json(s.to_json()) == s
 
 
+def test_a_date_of_another_kind_at_a_date_question_is_asked_again(
+    dialogue: FlowDialogue,
+) -> None:
+    # 「11月10日に契約しました」 at the receipt question: a contract date computed as the
+    # receipt date could say the 8 days are over when they are not.
+    d = date(2026, 11, 10)
+    said = Intent(IntentKind.DATE, date=d, facts=Facts(dates=(start(d, "11月10日に契約しました"),)))
+    s, reply = dialogue.step(at(dialogue, "initial"), said, NOW)
+    assert s is not None and s.node == "initial" and reply.card is None and reply.asks_date
+    assert s.answer("received_date") is None
+    assert "「11月10日に契約しました」は利用開始日" in text(reply)
+    assert "書面を受け取った日を教えてください" in text(reply)
+    # The same date typed bare is taken: the customer says it is the receipt day too.
+    s, reply = dialogue.step(s, Intent(IntentKind.DATE, date=d), NOW)
+    assert s is not None and s.node == "initial_closed" and reply.card is not None
+    # A date said in the question's own role, or with no role word, is taken at once.
+    receipt = DateFact(DateRole.RECEIPT, d, said="11月10日に届いた")
+    s, _ = dialogue.step(
+        at(dialogue, "initial"), Intent(IntentKind.DATE, date=d, facts=Facts(dates=(receipt,))), NOW
+    )
+    assert s is not None and s.answer("received_date") == "2026-11-10"
+
+
 # ---- typed amounts at the fee question ------------------------------------------------
 
 
