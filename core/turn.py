@@ -120,9 +120,10 @@ class TurnRunner:
                 IntentKind.CHOICE, value=inbound.choice_value or "", node=inbound.choice_node
             )
         if kind is InboundKind.DATE:
+            # The picker's node travels with the date, so an older picker is told apart.
             if inbound.date is None:
-                return Intent(IntentKind.BAD_DATE)
-            return Intent(IntentKind.DATE, date=inbound.date)
+                return Intent(IntentKind.BAD_DATE, node=inbound.choice_node)
+            return Intent(IntentKind.DATE, date=inbound.date, node=inbound.choice_node)
         return Intent(_PASSTHROUGH[kind])
 
     async def run(self, inbound: Inbound) -> TurnOutcome:

@@ -31,6 +31,8 @@ from core.reply import MAX_TEXTS, Card, Choice, DateQuestion, FactRow, Link, Rep
 from core.session import Frame, Session
 
 MENU_LABEL = "メニューへ"
+# Intents from a button or a date picker: they carry the node they were rendered for.
+_TIED_TO_A_NODE = frozenset({IntentKind.CHOICE, IntentKind.DATE, IntentKind.BAD_DATE})
 
 
 class FlowDialogue:
@@ -154,9 +156,10 @@ class _Turn:
             # Politeness is not a failed answer: acknowledge and leave the question open.
             s = replace(s, no_match=0)
             return s, self.ask(s, [self.d._t("thanks")])
+        if kind in _TIED_TO_A_NODE and intent.node is not None and intent.node != s.node:
+            # A button or date picker of an earlier question: it must not answer this one.
+            return s, self.ask(s, [self.d._t("stale")])
         if kind is IntentKind.CHOICE:
-            if intent.node is not None and intent.node != s.node:
-                return s, self.ask(s, [self.d._t("stale")])
             return self.answered_along(*self.choose(s, node, intent.value), intent.date)
         if kind is IntentKind.DATE and node.kind is NodeKind.DATE and intent.date is not None:
             return self.take_date(s, node, intent.date)

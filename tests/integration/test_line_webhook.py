@@ -115,6 +115,34 @@ async def test_choice_then_date_picker_gives_the_dated_card(
     assert session is not None and session.answer("received_date") == "2026-06-20"
 
 
+def _picker(messages: list[dict[str, Any]]) -> dict[str, Any]:
+    action: dict[str, Any] = messages[-1]["quickReply"]["items"][0]["action"]
+    assert action["type"] == "datetimepicker"
+    return action
+
+
+async def test_an_older_date_picker_does_not_fill_the_current_question(
+    line: LineHarness, aredis: aioredis.Redis
+) -> None:
+    await line.send(line.postback("n=menu&v=fees"))
+    await line.send(line.postback("n=fees&v=old"))
+    await line.send(line.postback("n=fees_sim&v=voice"))
+    start_picker = _picker(line.stub.delivered[-1].messages)  # 利用開始日
+    await line.send(line.postback(start_picker["data"], params={"date": "2026-01-10"}))
+    _picker(line.stub.delivered[-1].messages)  # now the end date is asked
+
+    # The customer scrolls up and taps the start-date picker again.
+    resp = await line.send(line.postback(start_picker["data"], params={"date": "2026-03-01"}))
+    assert resp.status_code == 200
+    again = line.stub.delivered[-1].messages
+    assert "受付を終了しました" in _all_text(again)
+    _picker(again)  # the end date is asked again, with its own picker
+    session = await _session(aredis)
+    assert session is not None and session.node == "fees_end"
+    assert session.answer("start_date") == "2026-01-10"
+    assert session.answer("voice_end") is None
+
+
 async def test_typed_date_works_like_the_picker(line: LineHarness) -> None:
     await line.send(line.postback("n=menu&v=initial"))
     await line.send(line.text("6月20日"))

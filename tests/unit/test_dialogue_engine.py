@@ -93,6 +93,31 @@ def test_stale_button_changes_nothing(dialogue: FlowDialogue) -> None:
     assert [c.value for c in reply.choices] == ["voice", "data"]
 
 
+def test_stale_date_picker_changes_nothing(dialogue: FlowDialogue) -> None:
+    # The start-date picker tapped while the end date is asked: not an end date.
+    before = at(
+        dialogue,
+        "fees_end",
+        answers=(("plan", "old"), ("sim", "voice"), ("start_date", "2026-01-10")),
+    )
+    stale = Intent(IntentKind.DATE, date=date(2026, 3, 1), node="fees_start")
+    after, reply = dialogue.step(before, stale, NOW)
+    assert after == before
+    assert "受付を終了しました" in all_texts(reply)
+    assert reply.date_question is not None  # the end date is asked again
+
+
+def test_date_picker_of_the_current_question_is_taken(dialogue: FlowDialogue) -> None:
+    before = at(
+        dialogue,
+        "fees_end",
+        answers=(("plan", "old"), ("sim", "voice"), ("start_date", "2026-01-10")),
+    )
+    picked = Intent(IntentKind.DATE, date=date(2026, 3, 1), node="fees_end")
+    after, _ = dialogue.step(before, picked, NOW)
+    assert after is not None and after.answer("voice_end") == "2026-03-01"
+
+
 def test_unknown_choice_value_is_a_slip(dialogue: FlowDialogue) -> None:
     s, _reply = dialogue.step(at(dialogue, "fees"), Intent(IntentKind.CHOICE, "platinum"), NOW)
     assert s is not None and s.node == "fees" and s.no_match == 1
