@@ -238,8 +238,11 @@ class _Turn:
                 text = self.d._t("no_match_2_choices", examples="」「".join(labels))
             return s, self.ask(s, [text])
         reply = self.ask(s, [self.d._t("no_match_3")])
-        if not any(c.value == NAV_MENU for c in reply.choices) and s.node != self.flow.start:
-            reply = replace(reply, choices=(*reply.choices, Choice(MENU_LABEL, NAV_MENU)))
+        if s.node != self.flow.start:
+            # A way out to the menu, unless the question already offers one.
+            reply = replace(
+                reply, choices=self.distinct(s, (*reply.choices, Choice(MENU_LABEL, NAV_MENU)))
+            )
         return s, reply
 
     # ---- moving and rendering ---------------------------------------------------------
@@ -356,11 +359,41 @@ class _Turn:
     def _choices(self, s: Session, node: Node) -> tuple[Choice, ...]:
         if s.pending:
             topics = [self.flow.topics[t] for t in s.pending if t in self.flow.topics]
-            return (
+            offered = (
                 *(Choice(t.label, TOPIC_PREFIX + t.id) for t in topics),
                 Choice(MENU_LABEL, NAV_MENU),
             )
-        return tuple(Choice(c.label, c.value) for c in node.choices)
+        else:
+            offered = tuple(Choice(c.label, c.value) for c in node.choices)
+        return self.distinct(s, offered)
+
+    def distinct(self, s: Session, choices: Sequence[Choice]) -> tuple[Choice, ...]:
+        """The first of any choices that share a label or lead to the same place (two
+        「メニューへ」 buttons would only make the customer wonder which is right)."""
+        labels: set[str] = set()
+        places: set[tuple[str, tuple[tuple[str, str], ...]]] = set()
+        kept: list[Choice] = []
+        for c in choices:
+            place = self.destination(s, c.value)
+            if c.label in labels or place in places:
+                continue
+            labels.add(c.label)
+            places.add(place)
+            kept.append(c)
+        return tuple(kept)
+
+    def destination(self, s: Session, value: str) -> tuple[str, tuple[tuple[str, str], ...]]:
+        """Where a choice leads from the current node, with what it records on the way."""
+        if value.startswith(TOPIC_PREFIX):
+            topic = self.flow.topics.get(value[len(TOPIC_PREFIX) :])
+            if topic is not None:
+                return topic.node, ()
+        choice = self.flow.nodes[s.node].choice(value)
+        if choice is not None:
+            return choice.next, choice.sets
+        if value == NAV_MENU:
+            return self.flow.start, ()
+        return value, ()
 
     def card(
         self, node: Node, values: Mapping[str, str], cited: Sequence[RuleVersion] = ()

@@ -141,6 +141,15 @@ def test_menu_button_offered_when_stuck_works(dialogue: FlowDialogue) -> None:
     assert s is not None and s.node == "menu"
 
 
+def test_stuck_on_a_card_that_has_a_menu_button_gets_no_second_one(
+    dialogue: FlowDialogue,
+) -> None:
+    # 解約したい, then three messages not understood: the card already offers メニューへ.
+    _, reply = dialogue.step(at(dialogue, "cancel", no_match=2), Intent(IntentKind.UNKNOWN), NOW)
+    assert "0570-09-4400" in all_texts(reply)
+    assert [c.label for c in reply.choices].count("メニューへ") == 1
+
+
 def test_topic_keeps_answers_and_skips_known_questions(dialogue: FlowDialogue) -> None:
     s = at(dialogue, "menu", answers=(("start_date", "2026-11-10"),))
     s2, reply = dialogue.step(s, Intent(IntentKind.TOPIC, "min_period"), NOW)
