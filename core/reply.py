@@ -7,8 +7,10 @@ UTF-16 units), Slack section text (3000), Slack header (150).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
+
+from core.clock import format_date_ja
 
 MAX_LABEL = 20  # LINE action label, in graphemes; Slack allows 75
 MAX_TEXT = 2000  # one text bubble / section; keeps well inside LINE 5000 and Slack 3000
@@ -18,6 +20,11 @@ MAX_ROWS = 10
 MAX_STEPS = 10
 MAX_CHOICES = 24  # LINE quick reply pages 13 at a time; Slack actions 25 per block
 MAX_VALUE = 200  # postback data ≤ 300 with the node id added; Slack value ≤ 2000
+
+# Choice values the dialogue honours at whatever node the conversation is at: a topic
+# ("topic:<id>", e.g. an App Home button) and the way back to the menu.
+TOPIC_PREFIX = "topic:"
+NAV_MENU = "nav:menu"
 
 
 class ReplyLimitError(ValueError):
@@ -70,8 +77,6 @@ class Reply:
     card: Card | None = None
     choices: tuple[Choice, ...] = ()
     date_question: DateQuestion | None = None
-    ends_session: bool = False
-    extra: dict[str, str] = field(default_factory=dict, compare=False)
 
     @property
     def asks_date(self) -> bool:
@@ -126,8 +131,6 @@ def _check_label(node: str, label: str) -> None:
 
 
 def format_source_line(card: Card) -> str:
-    from core.policy.calendar import format_date_ja
-
     parts = []
     if card.source:
         parts.append(f"出典: {card.source}")

@@ -10,14 +10,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import date, datetime
 from functools import cache
-from pathlib import Path
 
 from core.clock import JST
 from core.dialogue.compute import REGISTRY, Computation, Context
-from core.dialogue.loader import FlowError, load_flow, load_texts
+from core.dialogue.loader import load_flow, load_texts
 from core.dialogue.model import (
-    NAV_MENU,
-    TOPIC_PREFIX,
     Flow,
     Node,
     NodeKind,
@@ -25,9 +22,19 @@ from core.dialogue.model import (
     resolve_token,
 )
 from core.intent import ChoiceSpec, Command, Expectation, Intent, IntentKind
-from core.policy import NoRuleInForce, RuleBook, RulesError, format_date_ja, load_rules
-from core.policy.rules import RuleVersion, validate_rules
-from core.reply import MAX_TEXTS, Card, Choice, DateQuestion, FactRow, Link, Reply
+from core.policy import NoRuleInForce, RuleBook, format_date_ja, load_rules
+from core.policy.rules import RuleVersion
+from core.reply import (
+    MAX_TEXTS,
+    NAV_MENU,
+    TOPIC_PREFIX,
+    Card,
+    Choice,
+    DateQuestion,
+    FactRow,
+    Link,
+    Reply,
+)
 from core.session import Frame, Session
 
 MENU_LABEL = "メニューへ"
@@ -44,14 +51,24 @@ class FlowDialogue:
         computations: Mapping[str, Computation] | None = None,
         texts: Mapping[str, str] | None = None,
     ) -> None:
-        self.flow = flow
+        self._flow = flow
         self._rules = rules
         self._comps = REGISTRY if computations is None else computations
         self._texts = load_texts() if texts is None else texts
 
+    # ---- read-only views for the turn, the adapters' questions and the tests -------------
+
+    @property
+    def flow(self) -> Flow:
+        return self._flow
+
     @property
     def flow_version(self) -> str:
-        return self.flow.version
+        return self._flow.version
+
+    @property
+    def computations(self) -> Mapping[str, Computation]:
+        return self._comps
 
     @property
     def rules(self) -> RuleBook:
@@ -86,16 +103,16 @@ class FlowDialogue:
     ) -> tuple[Session | None, Reply]:
         turn = _Turn(self, now)
         if intent.kind is IntentKind.FORGET:
-            return None, Reply(node=self.flow.start, texts=(self._t("goodbye"),), ends_session=True)
+            return None, Reply(node=self.flow.start, texts=(self.text("goodbye"),))
         notices: list[str] = []
         fresh = session is None
         if session is None:
             if expired:
-                notices.append(self._t("expired"))
-            session = self._new_session()
+                notices.append(self.text("expired"))
+            session = self.new_session()
         elif session.node not in self.flow.nodes:
-            notices.append(self._t("flow_changed"))
-            session, fresh = self._new_session(), True
+            notices.append(self.text("flow_changed"))
+            session, fresh = self.new_session(), True
         elif session.flow_version != self.flow.version:
             pending = tuple(p for p in session.pending if p in self.flow.topics)
             session = replace(session, flow_version=self.flow.version, pending=pending)
@@ -108,16 +125,34 @@ class FlowDialogue:
             reply = replace(reply, texts=_fit([*notices, *reply.texts]))
         return new, reply
 
-    def _new_session(self) -> Session:
+    def new_session(self) -> Session:
         return Session(node=self.flow.start, flow_version=self.flow.version)
 
-    def _t(self, key: str, **values: str) -> str:
+    def text(self, key: str, **values: str) -> str:
+        """A system text of texts.yaml, its {placeholders} filled."""
         return self._texts[key].format(**values) if values else self._texts[key]
 
-    # ---- checks for `iijmio-bot lint` -----------------------------------------------
+    # ---- what adapters ask besides a turn (no session is changed) ------------------
 
-    def lint(self) -> list[str]:
-        return lint()
+    def menu(self, now: datetime, *, anywhere: bool = False) -> Reply:
+        """The reply a new conversation opens with. anywhere: a choice that opens a topic
+        is given as 'topic:<id>', which acts whatever node the conversation is at (App
+        Home buttons outlive the conversation they were published for)."""
+        _, reply = self.step(None, Intent(IntentKind.START), now)
+        if not anywhere:
+            return reply
+        choices = tuple(
+            Choice(c.label, TOPIC_PREFIX + c.value) if c.value in self.flow.topics else c
+            for c in reply.choices
+        )
+        return replace(reply, choices=choices)
+
+    def pending(self, session: Session, now: datetime) -> Reply:
+        """The question a saved conversation waits on, asked again (a resumed chat)."""
+        turn = _Turn(self, now)
+        if session.node not in self.flow.nodes:
+            return turn.show(self.new_session(), [])
+        return turn.ask(turn.landing(session), [])
 
 
 class _Turn:
@@ -134,7 +169,7 @@ class _Turn:
         if kind is IntentKind.COMMAND:
             return self.command(s, intent.value)
         if kind is IntentKind.START:
-            return self.goto(s, self.flow.start, pre=[self.d._t("greeting")])
+            return self.goto(s, self.flow.start, pre=[self.d.text("greeting")])
         if kind is IntentKind.TOPIC:
             topic = self.flow.topics.get(intent.value)
             if topic is not None:
@@ -150,35 +185,35 @@ class _Turn:
             # A new conversation starts at the menu; only a menu button is acted on.
             stale = intent.node is not None and intent.node != self.flow.start
             if kind is not IntentKind.CHOICE or stale:
-                return self.goto(s, self.flow.start, pre=[self.d._t("greeting")])
+                return self.goto(s, self.flow.start, pre=[self.d.text("greeting")])
         node = self.flow.nodes[s.node]
         if kind is IntentKind.THANKS:
             # Politeness is not a failed answer: acknowledge and leave the question open.
             s = replace(s, no_match=0)
-            return s, self.ask(s, [self.d._t("thanks")])
+            return s, self.ask(s, [self.d.text("thanks")])
         if kind in _TIED_TO_A_NODE and intent.node is not None and intent.node != s.node:
             # A button or date picker of an earlier question: it must not answer this one.
-            return s, self.ask(s, [self.d._t("stale")])
+            return s, self.ask(s, [self.d.text("stale")])
         if kind is IntentKind.CHOICE:
             return self.answered_along(*self.choose(s, node, intent.value), intent.date)
         if kind is IntentKind.DATE and node.kind is NodeKind.DATE and intent.date is not None:
             return self.take_date(s, node, intent.date)
         if kind is IntentKind.BAD_DATE and node.kind is NodeKind.DATE:
-            return s, self.ask(s, [self.d._t("bad_date")])
+            return s, self.ask(s, [self.d.text("bad_date")])
         return self.no_match(s)
 
     def command(self, s: Session, value: str) -> tuple[Session | None, Reply]:
         if value == Command.END:
-            return None, Reply(node=s.node, texts=(self.d._t("goodbye"),), ends_session=True)
+            return None, Reply(node=s.node, texts=(self.d.text("goodbye"),))
         if value == Command.HELP:
-            return s, self.ask(s, [self.d._t("help")])
+            return s, self.ask(s, [self.d.text("help")])
         if value == Command.RESTART:
-            s = self.d._new_session()
+            s = self.d.new_session()
             return s, self.show(s, [])
         if value == Command.BACK:
             if not s.history:
                 s = replace(s, no_match=0, pending=())
-                return s, self.ask(s, [self.d._t("back_at_start")])
+                return s, self.ask(s, [self.d.text("back_at_start")])
             frame = s.history[-1]
             node = frame.node if frame.node in self.flow.nodes else self.flow.start
             s = replace(
@@ -219,7 +254,7 @@ class _Turn:
     def take_date(self, s: Session, node: Node, value: date) -> tuple[Session | None, Reply]:
         lo, hi = resolve_bound(node.min, self.today), resolve_bound(node.max, self.today)
         if not lo <= value <= hi:
-            text = self.d._t("date_out_of_range", min=format_date_ja(lo), max=format_date_ja(hi))
+            text = self.d.text("date_out_of_range", min=format_date_ja(lo), max=format_date_ja(hi))
             return replace(s, no_match=0), self.ask(s, [text])
         assert node.slot is not None and node.next is not None  # the validator guarantees it
         return self.goto(s, node.next, sets={node.slot: value.isoformat()})
@@ -229,15 +264,15 @@ class _Turn:
         node = self.flow.nodes[s.node]
         asks_date = node.kind is NodeKind.DATE and not s.pending
         if s.no_match == 1:
-            return s, self.ask(s, [self.d._t("no_match_1_date" if asks_date else "no_match_1")])
+            return s, self.ask(s, [self.d.text("no_match_1_date" if asks_date else "no_match_1")])
         if s.no_match == 2:
             if asks_date:
-                text = self.d._t("no_match_2_date")
+                text = self.d.text("no_match_2_date")
             else:
                 labels = [c.label for c in self._choices(s, node)][:3]
-                text = self.d._t("no_match_2_choices", examples="」「".join(labels))
+                text = self.d.text("no_match_2_choices", examples="」「".join(labels))
             return s, self.ask(s, [text])
-        reply = self.ask(s, [self.d._t("no_match_3")])
+        reply = self.ask(s, [self.d.text("no_match_3")])
         if s.node != self.flow.start:
             # A way out to the menu, unless the question already offers one.
             reply = replace(
@@ -261,7 +296,7 @@ class _Turn:
             s = s.with_answers(**sets)
         node_id, reused = self.settle(target, dict(s.answers))
         s = self.landing(replace(s, node=node_id, no_match=0, pending=()))
-        notes = [*pre, self.d._t("reused")] if reused else list(pre)
+        notes = [*pre, self.d.text("reused")] if reused else list(pre)
         return s, self.show(s, notes)
 
     def settle(self, target: str, answers: dict[str, str]) -> tuple[str, bool]:
@@ -304,7 +339,7 @@ class _Turn:
         return s
 
     def missing_inputs(self, node: Node, answers: Mapping[str, str]) -> bool:
-        comp = self.d._comps.get(node.compute) if node.compute else None
+        comp = self.d.computations.get(node.compute) if node.compute else None
         return comp is not None and any(slot not in answers for slot in comp.needs)
 
     def compute(self, node: Node, answers: Mapping[str, str]) -> dict[str, str]:
@@ -318,7 +353,7 @@ class _Turn:
         if node.compute is None:
             return {}, ()
         ctx = Context(answers=answers, now=self.now, rules=self.d.rules)
-        return self.d._comps[node.compute].run(ctx), tuple(ctx.cited)
+        return self.d.computations[node.compute].run(ctx), tuple(ctx.cited)
 
     def show(self, s: Session, pre: Sequence[str]) -> Reply:
         """The node as seen on arrival: its question, or its whole answer card."""
@@ -329,7 +364,7 @@ class _Turn:
             values, cited = self.compute_cited(node, dict(s.answers))
         except NoRuleInForce:
             # No rule data covers that day: say so rather than guess a date.
-            text = self.d._t("rule_missing")
+            text = self.d.text("rule_missing")
             return Reply(node=s.node, texts=_fit([*pre, text]), choices=self._choices(s, node))
         texts = [*pre]
         if node.text:
@@ -346,14 +381,14 @@ class _Turn:
         node = self.flow.nodes[s.node]
         choices = self._choices(s, node)
         if s.pending:
-            return Reply(node=s.node, texts=_fit([*pre, self.d._t("ambiguous")]), choices=choices)
+            return Reply(node=s.node, texts=_fit([*pre, self.d.text("ambiguous")]), choices=choices)
         if node.kind is NodeKind.DATE:
             lo, hi = resolve_bound(node.min, self.today), resolve_bound(node.max, self.today)
             question = DateQuestion(
                 prompt=node.text, initial=min(max(self.today, lo), hi), min=lo, max=hi
             )
             return Reply(node=s.node, texts=_fit(pre), choices=choices, date_question=question)
-        text = node.text if node.kind is NodeKind.QUESTION else self.d._t("answer_follow_up")
+        text = node.text if node.kind is NodeKind.QUESTION else self.d.text("answer_follow_up")
         return Reply(node=s.node, texts=_fit([*pre, text]), choices=choices)
 
     def _choices(self, s: Session, node: Node) -> tuple[Choice, ...]:
@@ -440,25 +475,3 @@ def _fit(texts: Sequence[str]) -> tuple[str, ...]:
 @cache
 def default_dialogue() -> FlowDialogue:
     return FlowDialogue(load_flow())
-
-
-def lint(flow_path: Path | None = None, rules_path: Path | None = None) -> list[str]:
-    """Problems of the flow and rule data (the shipped files unless paths are given), for
-    `iijmio-bot lint`; empty means sound. Rule problems are reported one by one, prefixed."""
-    from core.dialogue.loader import read_raw
-    from core.dialogue.validator import validate_flow
-
-    problems: list[str] = []
-    rule_ids: list[str] | None = None
-    try:
-        book = load_rules(rules_path, strict=False) if rules_path else load_rules()
-        problems += [f"rules: {p}" for p in validate_rules(book)]
-        rule_ids = list(book.rule_ids())
-    except RulesError as exc:  # broken rule data is reported with the flow's problems
-        problems.append(f"rules: {exc}")
-    try:
-        raw, _ = read_raw(flow_path)
-    except FlowError as exc:
-        return [*problems, *(f"flow: {p}" for p in exc.problems)]
-    problems += [f"flow: {p}" for p in validate_flow(raw, rule_ids=rule_ids)]
-    return problems

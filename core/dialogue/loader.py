@@ -12,6 +12,7 @@ import yaml
 
 from core.dialogue.model import Flow, parse_flow
 from core.dialogue.validator import validate_flow
+from core.nlu import topic_ids
 
 HERE = Path(__file__).parent
 FLOW_PATH = HERE / "flow.yaml"
@@ -42,7 +43,8 @@ def read_raw(path: Path | None = None) -> tuple[Any, str]:
 
 def load_flow(path: Path | None = None) -> Flow:
     raw, version = read_raw(path)
-    problems = validate_flow(raw)
+    # Every topic understanding can produce must lead somewhere, or it would be ignored.
+    problems = validate_flow(raw, topic_ids=topic_ids())
     flow, _ = parse_flow(raw, version)
     if problems or flow is None:
         raise FlowError(problems or ["flow could not be parsed"])

@@ -10,15 +10,13 @@ from typing import Any
 
 from core.dialogue.compute import REGISTRY, Computation
 from core.dialogue.model import (
-    NAV_MENU,
-    TOPIC_PREFIX,
     Flow,
     Node,
     NodeKind,
     parse_flow,
     resolve_bound,
 )
-from core.reply import MAX_CHOICES, MAX_TITLE, MAX_VALUE
+from core.reply import MAX_CHOICES, MAX_TITLE, MAX_VALUE, NAV_MENU, TOPIC_PREFIX
 
 LINE_LABEL = 20
 SLACK_LABEL = 75
@@ -30,20 +28,22 @@ SET_TOKENS = ("$today", "$month_end")
 def validate_flow(
     raw: Any,
     *,
-    topic_ids: Iterable[str] | None = None,
+    topic_ids: Iterable[str] = (),
+    topic_labels: Mapping[str, str] | None = None,
     computations: Mapping[str, Computation] | None = None,
     rule_ids: Iterable[str] | None = None,
 ) -> list[str]:
     """Every problem of a raw (YAML-loaded) flow, as readable lines; empty when it is sound.
 
-    topic_ids default to core.nlu's lexicon; rule_ids, when given, must cover every
-    rule an answer declares.
+    topic_ids (understanding's topics) each need an entry node; topic_labels, when given,
+    are other copies of the topics' labels that must equal the flow's (which customers
+    see); rule_ids, when given, must cover every rule an answer declares.
     """
     flow, errors = parse_flow(raw)
     if flow is None:
         return errors
     comps = REGISTRY if computations is None else computations
-    wanted_topics = set(_nlu_topic_ids() if topic_ids is None else topic_ids)
+    wanted_topics = set(topic_ids)
     known_rules = None if rule_ids is None else set(rule_ids)
     errors += _check_targets(flow)
     errors += _check_reachable(flow)
@@ -57,15 +57,10 @@ def validate_flow(
     for t in flow.topics.values():
         if len(t.label) > LINE_LABEL:
             errors.append(f"topic {t.id}: label {t.label!r} longer than {LINE_LABEL}")
+        other = (topic_labels or {}).get(t.id)
+        if other is not None and other != t.label:
+            errors.append(f"topic {t.id}: label {t.label!r} but the lexicon says {other!r}")
     return errors
-
-
-def _nlu_topic_ids() -> tuple[str, ...]:
-    try:
-        from core.nlu import topic_ids
-    except ImportError:  # understanding not installed yet: check the flow's own topics only
-        return ()
-    return tuple(topic_ids())
 
 
 def edges(node: Node) -> list[str]:

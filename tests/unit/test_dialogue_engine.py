@@ -150,6 +150,27 @@ def test_stuck_on_a_card_that_has_a_menu_button_gets_no_second_one(
     assert [c.label for c in reply.choices].count("メニューへ") == 1
 
 
+def test_menu_anywhere_gives_topic_buttons_that_work_at_any_node(
+    dialogue: FlowDialogue,
+) -> None:
+    plain = dialogue.menu(NOW)
+    anywhere = dialogue.menu(NOW, anywhere=True)
+    assert [c.label for c in anywhere.choices] == [c.label for c in plain.choices]
+    cancel = next(c for c in anywhere.choices if c.label == "解約の手順")
+    assert cancel.value == "topic:cancel"
+    assert next(c for c in anywhere.choices if c.label == "ほかの項目").value == "more"
+    # Pressed deep in another question, it still opens that topic.
+    s, _ = dialogue.step(at(dialogue, "fees_sim"), Intent(IntentKind.CHOICE, cancel.value), NOW)
+    assert s is not None and s.node == "cancel"
+
+
+def test_pending_asks_the_waiting_question_again_without_a_card(dialogue: FlowDialogue) -> None:
+    reply = dialogue.pending(at(dialogue, "fees_end", answers=(("start_date", "2026-01-10"),)), NOW)
+    assert reply.node == "fees_end" and reply.date_question is not None
+    gone = dialogue.pending(at(dialogue, "removed_node"), NOW)
+    assert gone.node == "menu" and gone.choices
+
+
 def test_topic_keeps_answers_and_skips_known_questions(dialogue: FlowDialogue) -> None:
     s = at(dialogue, "menu", answers=(("start_date", "2026-11-10"),))
     s2, reply = dialogue.step(s, Intent(IntentKind.TOPIC, "min_period"), NOW)
@@ -177,7 +198,7 @@ def test_history_stays_bounded(dialogue: FlowDialogue) -> None:
 def test_end_and_forget_drop_the_session(dialogue: FlowDialogue) -> None:
     for intent in (cmd(Command.END), Intent(IntentKind.FORGET)):
         s, reply = dialogue.step(at(dialogue, "fees"), intent, NOW)
-        assert s is None and reply.ends_session
+        assert s is None and "ありがとうございました" in all_texts(reply)
         reply.validate()
 
 

@@ -80,10 +80,17 @@ def test_choice_values_unique_and_short(raw: dict[str, Any]) -> None:
 
 def test_topic_without_entry_node(raw: dict[str, Any]) -> None:
     del raw["topics"]["esim"]
-    assert "topic esim: no entry node in the flow" in validate_flow(raw)
+    assert "topic esim: no entry node in the flow" in validate_flow(raw, topic_ids=topic_ids())
     assert "topic mioひかり: no entry node in the flow" in validate_flow(
         raw, topic_ids=["mioひかり"]
     )
+
+
+def test_a_topic_label_elsewhere_must_equal_the_flows(raw: dict[str, Any]) -> None:
+    # The flow's label is what customers see; another copy that drifts is reported.
+    problems = validate_flow(raw, topic_labels={"esim": "eSIMをやめる"})
+    assert "topic esim: label 'eSIMの解約' but the lexicon says 'eSIMをやめる'" in problems
+    assert validate_flow(raw, topic_labels={"esim": "eSIMの解約"}) == []
 
 
 def test_unknown_compute_and_uncomputed_variable(raw: dict[str, Any]) -> None:
