@@ -160,7 +160,7 @@ def _chat_loop(
 async def _greet_if_new(runner: TurnRunner, key: ConversationKey) -> Reply | None:
     """A fresh terminal conversation opens with the menu; a live one (Redis) is left where
     it was, so a second terminal does not throw the user back to the start."""
-    if (await runner.store.load(key)).session is not None:
+    if await runner.pending(key) is not None:
         return None
     outcome = await runner.run(Inbound(key, InboundKind.START))
     if outcome.reply is not None:
@@ -203,7 +203,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _lint(args: argparse.Namespace) -> int:
-    from core.dialogue.engine import lint
+    from core.dialogue import lint
     from core.dialogue.loader import read_raw
     from core.policy import load_rules
 

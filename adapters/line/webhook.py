@@ -27,8 +27,7 @@ from adapters.line.render import render_choice_page, render_notice, render_reply
 from adapters.line.send import LineSender
 from core.metrics import WEBHOOK_REQUESTS
 from core.reply import Choice
-from core.store.base import StoreUnavailable
-from core.turn import TurnConflict, TurnRunner
+from core.turn import StoreUnavailable, TurnConflict, TurnRunner
 
 log = logging.getLogger(__name__)
 
@@ -187,11 +186,10 @@ class LineBot:
         page = event.page
         assert page is not None
         try:
-            loaded = await self._runner.store.load(page.key)
+            expect = await self._runner.expectation(page.key)
         except StoreUnavailable:
             log.warning("line: store unavailable while paging choices")
             return render_notice(BUSY_TEXT)
-        expect = self._runner.dialogue.expectation(loaded.session)
         start = page.start if expect.node == page.node else 0
         choices = [Choice(label=c.label, value=c.value) for c in expect.choices]
         return render_choice_page(expect.node, choices, start)
