@@ -207,6 +207,13 @@ def _check_choices(where: str, node: Node) -> list[str]:
     values = [c.value for c in node.choices]
     for dup in sorted({v for v in values if values.count(v) > 1}):
         errors.append(f"{where}: choice value {dup!r} used twice")
+    # The engine would show only the first of two such buttons; say so at lint time.
+    labels = [c.label for c in node.choices]
+    for dup in sorted({label for label in labels if labels.count(label) > 1}):
+        errors.append(f"{where}: choice label {dup!r} used twice")
+    places = [(c.next, c.sets) for c in node.choices]
+    for target, _sets in sorted({p for p in places if places.count(p) > 1}):
+        errors.append(f"{where}: two choices lead to {target!r} with the same answers")
     # +1: the engine may add a menu button when a user is stuck
     if len(node.choices) + 1 > MAX_CHOICES:
         errors.append(f"{where}: {len(node.choices)} choices, at most {MAX_CHOICES - 1}")

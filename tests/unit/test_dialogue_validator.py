@@ -86,6 +86,15 @@ def test_topic_without_entry_node(raw: dict[str, Any]) -> None:
     )
 
 
+def test_two_choices_with_one_label_or_one_destination(raw: dict[str, Any]) -> None:
+    choices = raw["nodes"]["menu"]["choices"]
+    choices.append({"label": "解約の手順", "value": "cancel2", "next": "mnp"})
+    choices.append({"label": "MNPへ", "value": "mnp2", "next": "mnp"})
+    problems = validate_flow(raw)
+    assert "node menu: choice label '解約の手順' used twice" in problems
+    assert "node menu: two choices lead to 'mnp' with the same answers" in problems
+
+
 def test_a_topic_label_elsewhere_must_equal_the_flows(raw: dict[str, Any]) -> None:
     # The flow's label is what customers see; another copy that drifts is reported.
     problems = validate_flow(raw, topic_labels={"esim": "eSIMをやめる"})
