@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
+from core.texts import say
+
 MAX_LABEL = 20  # LINE action label, in graphemes; Slack allows 75
 MAX_TEXT = 2000  # one text bubble / section; keeps well inside LINE 5000 and Slack 3000
 MAX_TEXTS = 3  # LINE allows 5 messages per reply: texts + card + question must fit
@@ -130,11 +132,9 @@ def format_source_line(card: Card) -> str:
 
     parts = []
     if card.source:
-        parts.append(f"出典: {card.source}")
+        parts.append(say("card_source", source=card.source))
     if card.as_of is not None:
-        parts.append(
-            f"{format_date_ja(card.as_of)}時点で確認した情報です（変更される場合があります）"
-        )
+        parts.append(say("card_as_of", date=format_date_ja(card.as_of)))
     return " / ".join(parts)
 
 

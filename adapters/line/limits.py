@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import unicodedata
 
+from adapters.line.texts import say
+
 MAX_TEXT_UTF16 = 5000
 MAX_LABEL_GRAPHEMES = 20
 MAX_ALT_TEXT = 1500
@@ -95,7 +97,7 @@ def truncate_utf16(text: str, limit: int) -> str:
 
 
 def fit_label(label: str) -> str:
-    return truncate_graphemes(label.strip() or "・", MAX_LABEL_GRAPHEMES)
+    return truncate_graphemes(label.strip() or say("empty_label"), MAX_LABEL_GRAPHEMES)
 
 
 def fit_text(text: str) -> str:
@@ -105,4 +107,4 @@ def fit_text(text: str) -> str:
 def fit_alt_text(text: str) -> str:
     # Both the grapheme and the UTF-16 reading of "1500 characters" must hold; UTF-16
     # units are never fewer than graphemes, so that bound is the stricter one.
-    return truncate_utf16(text.strip() or "メッセージ", MAX_ALT_TEXT)
+    return truncate_utf16(text.strip() or say("alt_text_fallback"), MAX_ALT_TEXT)

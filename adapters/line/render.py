@@ -36,12 +36,8 @@ from adapters.line.limits import (
     fit_text,
     truncate_utf16,
 )
+from adapters.line.texts import say
 from core.reply import Card, Choice, DateQuestion, Reply, card_as_text, format_source_line
-
-MORE_LABEL = "ほかの項目"
-DATE_PICK_LABEL = "日付を選ぶ"
-CHOOSE_PROMPT = "次の中から選んでください。"
-MORE_PROMPT = "ほかの項目です。下のボタンから選んでください。"
 
 _GREY = "#888888"
 _ACCENT = "#A3171E"  # the rich menu's red, so card titles match it
@@ -58,7 +54,7 @@ def render_reply(reply: Reply) -> list[Message]:
 
     items = quick_reply_items(reply.node, reply.choices, reply.date_question)
     if items and not bodies:
-        bodies.append(TextMessage(text=CHOOSE_PROMPT))
+        bodies.append(TextMessage(text=say("choose_prompt")))
     if items:
         bodies[-1].quick_reply = QuickReply(items=items)
     return bodies
@@ -69,7 +65,7 @@ def render_choice_page(node: str, choices: Sequence[Choice], start: int) -> list
     items = quick_reply_items(node, choices, None, start)
     if not items:
         return []
-    return [TextMessage(text=MORE_PROMPT, quick_reply=QuickReply(items=items))]
+    return [TextMessage(text=say("more_prompt"), quick_reply=QuickReply(items=items))]
 
 
 def render_notice(text: str) -> list[Message]:
@@ -116,10 +112,9 @@ def quick_reply_items(
     items += [QuickReplyItem(action=choice_action(node, c)) for c in shown]
     if more is not None:
         data = postback.encode(postback.Postback(node=node, page=more))
+        label = say("more_label")
         items.append(
-            QuickReplyItem(
-                action=PostbackAction(label=MORE_LABEL, data=data, displayText=MORE_LABEL)
-            )
+            QuickReplyItem(action=PostbackAction(label=label, data=data, displayText=label))
         )
     return items
 
@@ -135,7 +130,7 @@ def date_picker_action(node: str, q: DateQuestion) -> DatetimePickerAction:
     lo, hi = min(q.min, q.max), max(q.min, q.max)
     initial = min(max(q.initial, lo), hi)  # LINE refuses an initial outside [min, max]
     return DatetimePickerAction(
-        label=DATE_PICK_LABEL,
+        label=say("date_pick_label"),
         data=postback.encode(postback.Postback(node=node, date=True)),
         mode="date",
         initial=initial.isoformat(),
@@ -145,9 +140,11 @@ def date_picker_action(node: str, q: DateQuestion) -> DatetimePickerAction:
 
 
 def date_prompt(q: DateQuestion) -> str:
-    example = _example_date(q.initial)
-    return (
-        f"{q.prompt}\n下の「{DATE_PICK_LABEL}」から選ぶか、{example} のように日付を送ってください。"
+    return say(
+        "date_prompt",
+        prompt=q.prompt,
+        picker=say("date_pick_label"),
+        example=_example_date(q.initial),
     )
 
 

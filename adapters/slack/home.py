@@ -16,7 +16,8 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from adapters.slack.actions import HOME
-from adapters.slack.render import MAX_HEADER, choice_buttons, clip, escape_mrkdwn, texts, to_dicts
+from adapters.slack.render import MAX_HEADER, choice_buttons, clip, escape_mrkdwn, to_dicts
+from adapters.slack.texts import say
 from core.dialogue.model import TOPIC_PREFIX
 from core.reply import Choice, Reply
 
@@ -38,12 +39,11 @@ def home_items(menu: Reply, topics: Collection[str]) -> list[tuple[str | None, C
 
 def home_view(menu: Reply, topics: Collection[str] = ()) -> dict[str, Any]:
     """The published home view, built from the menu a conversation starts with."""
-    t = texts()
     items = home_items(menu, topics)
     blocks: list[Block] = [
-        HeaderBlock(text=PlainTextObject(text=clip(t["home_title"], MAX_HEADER))),
-        SectionBlock(text=MarkdownTextObject(text=escape_mrkdwn(t["home_intro"]))),
+        HeaderBlock(text=PlainTextObject(text=clip(say("home_title"), MAX_HEADER))),
+        SectionBlock(text=MarkdownTextObject(text=escape_mrkdwn(say("home_intro")))),
         *choice_buttons(items, kind=HOME),
-        ContextBlock(elements=[MarkdownTextObject(text=escape_mrkdwn(t["home_footer"]))]),
+        ContextBlock(elements=[MarkdownTextObject(text=escape_mrkdwn(say("home_footer")))]),
     ]
     return View(type="home", blocks=list(to_dicts(blocks))).to_dict()

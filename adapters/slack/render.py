@@ -11,11 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cache
-from importlib import resources
 from typing import Any
 
-import yaml
 from slack_sdk.models.blocks import (
     ActionsBlock,
     Block,
@@ -36,6 +33,7 @@ from adapters.slack.actions import (
     action_id,
     encode_choice,
 )
+from adapters.slack.texts import say
 from core.reply import Card, Choice, Reply, format_source_line
 
 MAX_BLOCKS = 50
@@ -58,13 +56,6 @@ class SlackMessage:
 
     def payload(self) -> dict[str, Any]:
         return {"text": self.text, "blocks": list(self.blocks)}
-
-
-@cache
-def texts() -> dict[str, str]:
-    raw = resources.files("adapters.slack").joinpath("texts.yaml").read_text("utf-8")
-    data = yaml.safe_load(raw)
-    return {str(k): str(v) for k, v in data.items()}
 
 
 def utf16_len(text: str) -> int:
@@ -185,7 +176,7 @@ def choice_buttons(items: Sequence[tuple[str | None, Choice]], kind: str = CHOIC
 
 def fallback_text(reply: Reply) -> str:
     text = "\n".join(t for t in reply.readable_texts() if t.strip())
-    return clip(text, MAX_FALLBACK) if text.strip() else texts()["fallback"]
+    return clip(text, MAX_FALLBACK) if text.strip() else say("fallback")
 
 
 def reply_blocks(reply: Reply) -> list[Block]:
@@ -196,7 +187,7 @@ def reply_blocks(reply: Reply) -> list[Block]:
         blocks += _card_blocks(reply.card)
     q = reply.date_question
     if q is not None:
-        pieces = split_text(escape_mrkdwn(q.prompt)) or [texts()["date_placeholder"]]
+        pieces = split_text(escape_mrkdwn(q.prompt)) or [say("date_placeholder")]
         blocks += [SectionBlock(text=MarkdownTextObject(text=p)) for p in pieces[:-1]]
         blocks.append(
             SectionBlock(
@@ -204,7 +195,7 @@ def reply_blocks(reply: Reply) -> list[Block]:
                 accessory=DatePickerElement(
                     action_id=action_id(DATE, reply.node),
                     initial_date=q.initial.isoformat(),
-                    placeholder=PlainTextObject(text=texts()["date_placeholder"]),
+                    placeholder=PlainTextObject(text=say("date_placeholder")),
                 ),
             )
         )

@@ -30,8 +30,6 @@ from core.policy.rules import RuleVersion, validate_rules
 from core.reply import MAX_TEXTS, Card, Choice, DateQuestion, FactRow, Link, Reply
 from core.session import Frame, Session
 
-MENU_LABEL = "メニューへ"
-
 
 class FlowDialogue:
     def __init__(
@@ -236,7 +234,9 @@ class _Turn:
             return s, self.ask(s, [text])
         reply = self.ask(s, [self.d._t("no_match_3")])
         if not any(c.value == NAV_MENU for c in reply.choices) and s.node != self.flow.start:
-            reply = replace(reply, choices=(*reply.choices, Choice(MENU_LABEL, NAV_MENU)))
+            reply = replace(
+                reply, choices=(*reply.choices, Choice(self.d._t("menu_button"), NAV_MENU))
+            )
         return s, reply
 
     # ---- moving and rendering ---------------------------------------------------------
@@ -355,7 +355,7 @@ class _Turn:
             topics = [self.flow.topics[t] for t in s.pending if t in self.flow.topics]
             return (
                 *(Choice(t.label, TOPIC_PREFIX + t.id) for t in topics),
-                Choice(MENU_LABEL, NAV_MENU),
+                Choice(self.d._t("menu_button"), NAV_MENU),
             )
         return tuple(Choice(c.label, c.value) for c in node.choices)
 
@@ -410,9 +410,10 @@ def lint(flow_path: Path | None = None, rules_path: Path | None = None) -> list[
     """Problems of the flow and rule data (the shipped files unless paths are given), for
     `iijmio-bot lint`; empty means sound. Rule problems are reported one by one, prefixed."""
     from core.dialogue.loader import read_raw
+    from core.dialogue.texts_lint import lint_texts
     from core.dialogue.validator import validate_flow
 
-    problems: list[str] = []
+    problems = [f"texts: {p}" for p in lint_texts()]
     rule_ids: list[str] | None = None
     try:
         book = load_rules(rules_path, strict=False) if rules_path else load_rules()

@@ -21,7 +21,7 @@ from adapters.line.limits import (
     utf16_len,
 )
 from adapters.line.parse import parse_event, strip_spans
-from adapters.line.render import MORE_LABEL, render_choice_page, render_reply
+from adapters.line.render import render_choice_page, render_reply
 from core.inbound import InboundKind
 from core.reply import Card, Choice, DateQuestion, FactRow, Link, Reply
 
@@ -170,7 +170,7 @@ def test_more_than_13_choices_page_with_a_more_item_and_cycle_back() -> None:
     choices = tuple(Choice(f"項目{i}", f"v{i}") for i in range(24))
     (first,) = _dicts(Reply(node="menu", texts=("メニューです。",), choices=choices))
     labels = _labels(first)
-    assert len(labels) == 13 and labels[-1] == MORE_LABEL
+    assert len(labels) == 13 and labels[-1] == "ほかの項目"
     assert labels[:12] == [f"項目{i}" for i in range(12)]
     more = postback.decode(first["quickReply"]["items"][-1]["action"]["data"])
     assert more.node == "menu" and more.page == 12
