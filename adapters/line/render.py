@@ -28,15 +28,10 @@ from linebot.v3.messaging import (
 )
 
 from adapters.line import postback
-from adapters.line.limits import (
-    MAX_MESSAGES,
-    MAX_QUICK_REPLY_ITEMS,
-    fit_alt_text,
-    fit_label,
-    fit_text,
-    truncate_utf16,
-)
+from adapters.line.limits import fit_alt_text, fit_label, fit_text
 from adapters.line.texts import say
+from core.clip import truncate_utf16
+from core.limits import LINE_DISPLAY_TEXT, LINE_MESSAGES, LINE_QUICK_REPLY_ITEMS
 from core.reply import Card, Choice, DateQuestion, Reply, card_as_text, format_source_line
 
 _GREY = "#888888"
@@ -75,14 +70,14 @@ def render_notice(text: str) -> list[Message]:
 def _fit_count(bodies: list[Message]) -> list[Message]:
     """More than five bubbles: merge the leading plain texts (core allows 3 texts + card +
     date prompt, which fits; this guards against a future model change)."""
-    if len(bodies) <= MAX_MESSAGES:
+    if len(bodies) <= LINE_MESSAGES:
         return bodies
-    overflow = len(bodies) - MAX_MESSAGES + 1
+    overflow = len(bodies) - LINE_MESSAGES + 1
     head = bodies[:overflow]
     if all(isinstance(m, TextMessage) for m in head):
         merged = "\n\n".join(m.text for m in head if isinstance(m, TextMessage))
         return [TextMessage(text=fit_text(merged)), *bodies[overflow:]]
-    return bodies[: MAX_MESSAGES - 1] + bodies[-1:]
+    return bodies[: LINE_MESSAGES - 1] + bodies[-1:]
 
 
 # --- quick replies ---------------------------------------------------------------------
@@ -101,7 +96,7 @@ def quick_reply_items(
     items: list[QuickReplyItem] = []
     if date_question is not None:
         items.append(QuickReplyItem(action=date_picker_action(node, date_question)))
-    room = MAX_QUICK_REPLY_ITEMS - len(items)
+    room = LINE_QUICK_REPLY_ITEMS - len(items)
     start = start if 0 <= start < len(choices) else 0
     shown: Sequence[Choice] = choices
     more: int | None = None
@@ -123,7 +118,9 @@ def choice_action(node: str, choice: Choice) -> PostbackAction:
     label = fit_label(choice.label)
     data = postback.encode(postback.Postback(node=node, value=choice.value))
     # displayText puts the tapped label in the chat, as if the user had typed it.
-    return PostbackAction(label=label, data=data, displayText=truncate_utf16(choice.label, 300))
+    return PostbackAction(
+        label=label, data=data, displayText=truncate_utf16(choice.label, LINE_DISPLAY_TEXT)
+    )
 
 
 def date_picker_action(node: str, q: DateQuestion) -> DatetimePickerAction:

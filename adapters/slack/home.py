@@ -16,9 +16,11 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from adapters.slack.actions import HOME
-from adapters.slack.render import MAX_HEADER, choice_buttons, clip, escape_mrkdwn, to_dicts
+from adapters.slack.render import choice_buttons, escape_mrkdwn, to_dicts
 from adapters.slack.texts import say
+from core.clip import truncate_utf16
 from core.dialogue.model import TOPIC_PREFIX
+from core.limits import SLACK_HEADER
 from core.reply import Choice, Reply
 
 
@@ -41,7 +43,7 @@ def home_view(menu: Reply, topics: Collection[str] = ()) -> dict[str, Any]:
     """The published home view, built from the menu a conversation starts with."""
     items = home_items(menu, topics)
     blocks: list[Block] = [
-        HeaderBlock(text=PlainTextObject(text=clip(say("home_title"), MAX_HEADER))),
+        HeaderBlock(text=PlainTextObject(text=truncate_utf16(say("home_title"), SLACK_HEADER))),
         SectionBlock(text=MarkdownTextObject(text=escape_mrkdwn(say("home_intro")))),
         *choice_buttons(items, kind=HOME),
         ContextBlock(elements=[MarkdownTextObject(text=escape_mrkdwn(say("home_footer")))]),

@@ -25,9 +25,10 @@ from core.dialogue.model import (
     resolve_token,
 )
 from core.intent import ChoiceSpec, Command, Expectation, Intent, IntentKind
+from core.limits import MAX_TEXTS
 from core.policy import NoRuleInForce, RuleBook, RulesError, format_date_ja, load_rules
 from core.policy.rules import RuleVersion, validate_rules
-from core.reply import MAX_TEXTS, Card, Choice, DateQuestion, FactRow, Link, Reply
+from core.reply import Card, Choice, DateQuestion, FactRow, Link, Reply
 from core.session import Frame, Session
 
 
