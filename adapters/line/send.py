@@ -30,7 +30,7 @@ from linebot.v3.messaging.exceptions import ApiException
 
 from core.metrics import PLATFORM_API_ERRORS, REPLIES_SENT
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("iijbot.line")
 
 PLATFORM = "line"
 RETRY_KEY_NAMESPACE = uuid.UUID("8f1c4d2e-5b7a-4c3e-9d61-2a0b7e4f9c13")  # ours, fixed forever

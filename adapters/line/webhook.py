@@ -31,7 +31,7 @@ from core.reply import Choice
 from core.store.base import StoreUnavailable
 from core.turn import TurnConflict, TurnRunner
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("iijbot.line")
 
 PLATFORM = "line"
 LOADING_AFTER = 1.0  # seconds; a faster answer never shows the animation

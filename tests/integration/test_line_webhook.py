@@ -305,7 +305,7 @@ async def test_line_error_on_reply_is_logged_and_the_next_message_works(
     line: LineHarness, aredis: aioredis.Redis, caplog: pytest.LogCaptureFixture, status: int
 ) -> None:
     line.stub.fail_next("/v2/bot/message/reply", status)
-    with caplog.at_level(logging.WARNING, logger="adapters.line"):
+    with caplog.at_level(logging.WARNING, logger="iijbot.line"):
         resp = await line.send(line.postback("n=menu&v=initial"))
     assert resp.status_code == 200
     assert line.stub.delivered == []
