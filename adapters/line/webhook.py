@@ -5,7 +5,7 @@ acknowledged event is then always a committed one (a crash after the 200 never l
 message that LINE would not redeliver). The replies go out right after, in a tracked
 background task, so a slow LINE API (10 s timeouts, push retries) never holds the
 webhook response long enough for LINE to time out and redeliver. Replies are therefore
-sent only after the commit, as the design requires. Should LINE redeliver anyway, the
+sent only after the commit, as docs/design.md requires. Should LINE redeliver anyway, the
 store's event-id dedupe answers the redelivery with nothing.
 """
 

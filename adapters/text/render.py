@@ -23,7 +23,7 @@ def render_plain(reply: Reply) -> str:
 
 
 def render_json(reply: Reply) -> dict[str, Any]:
-    """The `chat --json` contract of design.md: exactly these four keys."""
+    """The `chat --json` contract of docs/design.md: exactly these four keys."""
     return {
         "node": reply.node,
         "texts": reply.readable_texts(),

@@ -375,7 +375,7 @@ async def test_a_signed_line_follow_is_answered_through_the_composed_server(
     assert response.status_code == 200
     [delivered] = stub.delivered
     assert delivered.method == "reply" and delivered.target == follow["replyToken"]
-    # The conversation was committed to the Redis the settings named, under the design's key.
+    # Committed to the Redis the settings named, under the key layout of docs/design.md.
     keys = [
         k.decode() if isinstance(k, bytes) else k
         for k in await aredis.keys("iijbot:v1:{line:*}:session")
