@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from core.dialogue.texts_lint import lint_texts
 from core.texts import Texts
 
@@ -20,28 +22,32 @@ def _project(tmp_path: Path, code: str, texts: str) -> Path:
     return tmp_path
 
 
-def test_a_missing_an_unused_and_a_mistyped_key_are_reported(tmp_path: Path) -> None:
-    root = _project(
-        tmp_path,
-        'say("hello")\nsay("helo")\nsay("due", day="1")\nsay("hello" if x else "bye")\n',
-        "hello: こんにちは\nbye: さようなら\ndue: '{date}までです'\nold: 使われません\n",
-    )
-    assert lint_texts(root) == [
-        "core/m.py:2: text 'helo' is not in core/dialogue/texts.yaml",
-        "core/m.py:3: text 'due' has placeholders ['date'] but is given ['day']",
-        "core/dialogue/texts.yaml: text 'old' is never used",
-    ]
-
-
-def test_a_sentence_written_in_python_is_reported(tmp_path: Path) -> None:
-    root = _project(
-        tmp_path,
-        '"""ドキュメントは対象外です。"""\nsay("ok")\nBUSY = "混み合っています。"\nMARK = "※ "\n',
-        "ok: はい\n",
-    )
-    assert lint_texts(root) == [
-        "core/m.py:3: sentence '混み合っています。' belongs in a texts file"
-    ]
+@pytest.mark.parametrize(
+    ("code", "texts", "expected"),
+    [
+        pytest.param(
+            'say("hello")\nsay("helo")\nsay("due", day="1")\nsay("hello" if x else "bye")\n',
+            "hello: こんにちは\nbye: さようなら\ndue: '{date}までです'\nold: 使われません\n",
+            [
+                "core/m.py:2: text 'helo' is not in core/dialogue/texts.yaml",
+                "core/m.py:3: text 'due' has placeholders ['date'] but is given ['day']",
+                "core/dialogue/texts.yaml: text 'old' is never used",
+            ],
+            id="missing, mistyped and unused keys",
+        ),
+        pytest.param(
+            '"""ドキュメントは対象外です。"""\nsay("ok")\n'
+            'BUSY = "混み合っています。"\nMARK = "※ "\n',
+            "ok: はい\n",
+            ["core/m.py:3: sentence '混み合っています。' belongs in a texts file"],
+            id="a sentence written in Python",
+        ),
+    ],
+)
+def test_each_kind_of_mistake_is_reported(
+    tmp_path: Path, code: str, texts: str, expected: list[str]
+) -> None:
+    assert lint_texts(_project(tmp_path, code, texts)) == expected
 
 
 def test_a_key_not_written_out_or_outside_a_texts_folder_is_reported(tmp_path: Path) -> None:
