@@ -61,7 +61,10 @@ class Lookup:
 def lint_texts(root: Path = PROJECT) -> list[str]:
     """Every problem of the texts files and their use, as readable lines; empty when sound."""
     problems: list[str] = []
-    sources = {p.relative_to(root): p for p in _python_files(root)}
+    sources = {
+        p.relative_to(root): ast.parse(p.read_text(encoding="utf-8"), filename=str(p))
+        for p in _python_files(root)
+    }
     homed: set[Path] = set()
     for home in HOMES:
         if not (root / home.texts).is_file():
@@ -69,13 +72,13 @@ def lint_texts(root: Path = PROJECT) -> list[str]:
         files = [rel for rel in sources if rel.is_relative_to(home.code) and rel != ACCESSOR]
         homed.update(files)
         problems += _check_home(root, home, [(f, sources[f]) for f in files])
-    for rel, path in sources.items():
+    for rel, tree in sources.items():
         if rel not in homed and rel != ACCESSOR:
             problems += [
                 f"{lk.where}: looks up a text outside a folder with a texts file"
-                for lk in _lookups(rel, path)
+                for lk in _lookups(rel, tree)
             ]
-        problems += _sentences_in_code(rel, path)
+        problems += _sentences_in_code(rel, tree)
     return problems
 
 
@@ -84,15 +87,15 @@ def _python_files(root: Path) -> Iterator[Path]:
         yield from sorted((root / folder).rglob("*.py"))
 
 
-def _check_home(root: Path, home: TextsHome, files: list[tuple[Path, Path]]) -> list[str]:
+def _check_home(root: Path, home: TextsHome, files: list[tuple[Path, ast.Module]]) -> list[str]:
     try:
         table = read_texts(root / home.texts)
     except TextsError as exc:
         return [str(exc)]
     problems: list[str] = []
     used: set[str] = set()
-    for rel, path in files:
-        for lk in _lookups(rel, path):
+    for rel, tree in files:
+        for lk in _lookups(rel, tree):
             if not lk.keys:
                 problems.append(f"{lk.where}: the text key must be written out")
             for key in lk.keys:
@@ -120,8 +123,7 @@ def _check_placeholders(lk: Lookup, key: str, text: str, texts: Path) -> list[st
     ]
 
 
-def _lookups(rel: Path, path: Path) -> Iterator[Lookup]:
-    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(rel))
+def _lookups(rel: Path, tree: ast.Module) -> Iterator[Lookup]:
     for node in ast.walk(tree):
         if not isinstance(node, ast.Call) or not node.args:
             continue
@@ -142,10 +144,9 @@ def _written_keys(expr: ast.expr) -> Iterator[str]:
         yield from _written_keys(expr.orelse)
 
 
-def _sentences_in_code(rel: Path, path: Path) -> list[str]:
+def _sentences_in_code(rel: Path, tree: ast.Module) -> list[str]:
     if any(rel.is_relative_to(p) for p in NOT_SAID):
         return []
-    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(rel))
     statements = {
         id(n.value)
         for n in ast.walk(tree)
