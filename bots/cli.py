@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
-from adapters.text import render_json, render_plain, to_inbound
+from adapters.text import render_banner, render_json, render_plain, to_inbound
 from core.clock import JST, Clock, FixedClock, SystemClock
 from core.inbound import ConversationKey, Inbound, InboundKind
 from core.reply import Reply
@@ -30,7 +30,6 @@ EXIT_PROBLEMS = 1
 EXIT_UNAVAILABLE = 2
 # The checkout's deploy/ folder, so the command works from any directory (editable install).
 DEPLOY_LINE = Path(__file__).resolve().parents[1] / "deploy" / "line"
-BANNER = "IIJmio 解約アシスタント（ローカル）: 終了は Ctrl-D、使い方は「ヘルプ」です。"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -140,7 +139,7 @@ def _chat_loop(
     last: Reply | None = None
     if tty:
         _enable_line_editing()
-        print(BANNER)
+        print(render_banner())
         last = loop.run(_greet_if_new(runner, key))
     while True:
         line = _read_line(tty)

@@ -29,8 +29,9 @@ from starlette.responses import PlainTextResponse, Response
 from adapters.slack import parse
 from adapters.slack.actions import PREFIX, SlackLimitError
 from adapters.slack.home import home_view
-from adapters.slack.render import SlackMessage, fallback_text, render_notice, render_reply, texts
+from adapters.slack.render import SlackMessage, fallback_text, render_notice, render_reply
 from adapters.slack.send import Destination, Method, SlackSender
+from adapters.slack.texts import say
 from core.inbound import Inbound
 from core.metrics import WEBHOOK_REQUESTS
 from core.reply import Reply
@@ -264,12 +265,10 @@ class SlackBot:
             outcome = await self._runner.run(inbound)
         except StoreUnavailable:
             log.warning("slack turn not answered: session store unavailable")
-            await self._sender.deliver(
-                dest.for_notice(), render_notice(texts()["store_unavailable"])
-            )
+            await self._sender.deliver(dest.for_notice(), render_notice(say("store_unavailable")))
             return
         except TurnConflict:
-            await self._sender.deliver(dest.for_notice(), render_notice(texts()["busy"]))
+            await self._sender.deliver(dest.for_notice(), render_notice(say("busy")))
             return
         except Exception:
             log.exception("slack turn failed")

@@ -15,7 +15,10 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from adapters.slack.actions import HOME
-from adapters.slack.render import MAX_HEADER, choice_buttons, clip, escape_mrkdwn, texts, to_dicts
+from adapters.slack.render import choice_buttons, escape_mrkdwn, to_dicts
+from adapters.slack.texts import say
+from core.clip import truncate_utf16
+from core.limits import SLACK_HEADER
 from core.reply import TOPIC_PREFIX, Choice, Reply
 
 
@@ -29,12 +32,11 @@ def home_items(menu: Reply) -> list[tuple[str | None, Choice]]:
 def home_view(menu: Reply) -> dict[str, Any]:
     """The published home view, built from the menu a conversation starts with (given
     with its topic buttons usable anywhere)."""
-    t = texts()
     items = home_items(menu)
     blocks: list[Block] = [
-        HeaderBlock(text=PlainTextObject(text=clip(t["home_title"], MAX_HEADER))),
-        SectionBlock(text=MarkdownTextObject(text=escape_mrkdwn(t["home_intro"]))),
+        HeaderBlock(text=PlainTextObject(text=truncate_utf16(say("home_title"), SLACK_HEADER))),
+        SectionBlock(text=MarkdownTextObject(text=escape_mrkdwn(say("home_intro")))),
         *choice_buttons(items, kind=HOME),
-        ContextBlock(elements=[MarkdownTextObject(text=escape_mrkdwn(t["home_footer"]))]),
+        ContextBlock(elements=[MarkdownTextObject(text=escape_mrkdwn(say("home_footer")))]),
     ]
     return View(type="home", blocks=list(to_dicts(blocks))).to_dict()

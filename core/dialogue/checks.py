@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from core.dialogue.loader import FlowError, read_raw
+from core.dialogue.texts_lint import lint_texts
 from core.dialogue.validator import validate_flow
 from core.nlu import topic_ids, topic_label
 from core.policy import RulesError, load_rules
@@ -18,7 +19,7 @@ from core.policy.rules import validate_rules
 def lint(flow_path: Path | None = None, rules_path: Path | None = None) -> list[str]:
     """Problems of the flow and rule data (the shipped files unless paths are given);
     empty means sound. Rule problems are reported one by one, prefixed."""
-    problems: list[str] = []
+    problems = [f"texts: {p}" for p in lint_texts()]
     rule_ids: list[str] | None = None
     try:
         book = load_rules(rules_path, strict=False) if rules_path else load_rules()

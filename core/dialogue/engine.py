@@ -22,10 +22,10 @@ from core.dialogue.model import (
     resolve_token,
 )
 from core.intent import ChoiceSpec, Command, Expectation, Intent, IntentKind
+from core.limits import MAX_TEXTS
 from core.policy import NoRuleInForce, RuleBook, format_date_ja, load_rules
 from core.policy.rules import RuleVersion
 from core.reply import (
-    MAX_TEXTS,
     NAV_MENU,
     TOPIC_PREFIX,
     Card,
@@ -37,7 +37,6 @@ from core.reply import (
 )
 from core.session import Frame, Session
 
-MENU_LABEL = "メニューへ"
 # Intents from a button or a date picker: they carry the node they were rendered for.
 _TIED_TO_A_NODE = frozenset({IntentKind.CHOICE, IntentKind.DATE, IntentKind.BAD_DATE})
 
@@ -103,15 +102,15 @@ class FlowDialogue:
     ) -> tuple[Session | None, Reply]:
         turn = _Turn(self, now)
         if intent.kind is IntentKind.FORGET:
-            return None, Reply(node=self.flow.start, texts=(self.text("goodbye"),))
+            return None, Reply(node=self.flow.start, texts=(self.say("goodbye"),))
         notices: list[str] = []
         fresh = session is None
         if session is None:
             if expired:
-                notices.append(self.text("expired"))
+                notices.append(self.say("expired"))
             session = self.new_session()
         elif session.node not in self.flow.nodes:
-            notices.append(self.text("flow_changed"))
+            notices.append(self.say("flow_changed"))
             session, fresh = self.new_session(), True
         elif session.flow_version != self.flow.version:
             pending = tuple(p for p in session.pending if p in self.flow.topics)
@@ -128,7 +127,7 @@ class FlowDialogue:
     def new_session(self) -> Session:
         return Session(node=self.flow.start, flow_version=self.flow.version)
 
-    def text(self, key: str, **values: str) -> str:
+    def say(self, key: str, **values: str) -> str:
         """A system text of texts.yaml, its {placeholders} filled."""
         return self._texts[key].format(**values) if values else self._texts[key]
 
@@ -169,7 +168,7 @@ class _Turn:
         if kind is IntentKind.COMMAND:
             return self.command(s, intent.value)
         if kind is IntentKind.START:
-            return self.goto(s, self.flow.start, pre=[self.d.text("greeting")])
+            return self.goto(s, self.flow.start, pre=[self.d.say("greeting")])
         if kind is IntentKind.TOPIC:
             topic = self.flow.topics.get(intent.value)
             if topic is not None:
@@ -185,35 +184,35 @@ class _Turn:
             # A new conversation starts at the menu; only a menu button is acted on.
             stale = intent.node is not None and intent.node != self.flow.start
             if kind is not IntentKind.CHOICE or stale:
-                return self.goto(s, self.flow.start, pre=[self.d.text("greeting")])
+                return self.goto(s, self.flow.start, pre=[self.d.say("greeting")])
         node = self.flow.nodes[s.node]
         if kind is IntentKind.THANKS:
             # Politeness is not a failed answer: acknowledge and leave the question open.
             s = replace(s, no_match=0)
-            return s, self.ask(s, [self.d.text("thanks")])
+            return s, self.ask(s, [self.d.say("thanks")])
         if kind in _TIED_TO_A_NODE and intent.node is not None and intent.node != s.node:
             # A button or date picker of an earlier question: it must not answer this one.
-            return s, self.ask(s, [self.d.text("stale")])
+            return s, self.ask(s, [self.d.say("stale")])
         if kind is IntentKind.CHOICE:
             return self.answered_along(*self.choose(s, node, intent.value), intent.date)
         if kind is IntentKind.DATE and node.kind is NodeKind.DATE and intent.date is not None:
             return self.take_date(s, node, intent.date)
         if kind is IntentKind.BAD_DATE and node.kind is NodeKind.DATE:
-            return s, self.ask(s, [self.d.text("bad_date")])
+            return s, self.ask(s, [self.d.say("bad_date")])
         return self.no_match(s)
 
     def command(self, s: Session, value: str) -> tuple[Session | None, Reply]:
         if value == Command.END:
-            return None, Reply(node=s.node, texts=(self.d.text("goodbye"),))
+            return None, Reply(node=s.node, texts=(self.d.say("goodbye"),))
         if value == Command.HELP:
-            return s, self.ask(s, [self.d.text("help")])
+            return s, self.ask(s, [self.d.say("help")])
         if value == Command.RESTART:
             s = self.d.new_session()
             return s, self.show(s, [])
         if value == Command.BACK:
             if not s.history:
                 s = replace(s, no_match=0, pending=())
-                return s, self.ask(s, [self.d.text("back_at_start")])
+                return s, self.ask(s, [self.d.say("back_at_start")])
             frame = s.history[-1]
             node = frame.node if frame.node in self.flow.nodes else self.flow.start
             s = replace(
@@ -254,7 +253,7 @@ class _Turn:
     def take_date(self, s: Session, node: Node, value: date) -> tuple[Session | None, Reply]:
         lo, hi = resolve_bound(node.min, self.today), resolve_bound(node.max, self.today)
         if not lo <= value <= hi:
-            text = self.d.text("date_out_of_range", min=format_date_ja(lo), max=format_date_ja(hi))
+            text = self.d.say("date_out_of_range", min=format_date_ja(lo), max=format_date_ja(hi))
             return replace(s, no_match=0), self.ask(s, [text])
         assert node.slot is not None and node.next is not None  # the validator guarantees it
         return self.goto(s, node.next, sets={node.slot: value.isoformat()})
@@ -264,19 +263,22 @@ class _Turn:
         node = self.flow.nodes[s.node]
         asks_date = node.kind is NodeKind.DATE and not s.pending
         if s.no_match == 1:
-            return s, self.ask(s, [self.d.text("no_match_1_date" if asks_date else "no_match_1")])
+            return s, self.ask(s, [self.d.say("no_match_1_date" if asks_date else "no_match_1")])
         if s.no_match == 2:
             if asks_date:
-                text = self.d.text("no_match_2_date")
+                text = self.d.say("no_match_2_date")
             else:
                 labels = [c.label for c in self._choices(s, node)][:3]
-                text = self.d.text("no_match_2_choices", examples="」「".join(labels))
+                text = self.d.say("no_match_2_choices", examples="」「".join(labels))
             return s, self.ask(s, [text])
-        reply = self.ask(s, [self.d.text("no_match_3")])
+        reply = self.ask(s, [self.d.say("no_match_3")])
         if s.node != self.flow.start:
             # A way out to the menu, unless the question already offers one.
             reply = replace(
-                reply, choices=self.distinct(s, (*reply.choices, Choice(MENU_LABEL, NAV_MENU)))
+                reply,
+                choices=self.distinct(
+                    s, (*reply.choices, Choice(self.d.say("menu_button"), NAV_MENU))
+                ),
             )
         return s, reply
 
@@ -296,7 +298,7 @@ class _Turn:
             s = s.with_answers(**sets)
         node_id, reused = self.settle(target, dict(s.answers))
         s = self.landing(replace(s, node=node_id, no_match=0, pending=()))
-        notes = [*pre, self.d.text("reused")] if reused else list(pre)
+        notes = [*pre, self.d.say("reused")] if reused else list(pre)
         return s, self.show(s, notes)
 
     def settle(self, target: str, answers: dict[str, str]) -> tuple[str, bool]:
@@ -364,7 +366,7 @@ class _Turn:
             values, cited = self.compute_cited(node, dict(s.answers))
         except NoRuleInForce:
             # No rule data covers that day: say so rather than guess a date.
-            text = self.d.text("rule_missing")
+            text = self.d.say("rule_missing")
             return Reply(node=s.node, texts=_fit([*pre, text]), choices=self._choices(s, node))
         texts = [*pre]
         if node.text:
@@ -381,14 +383,14 @@ class _Turn:
         node = self.flow.nodes[s.node]
         choices = self._choices(s, node)
         if s.pending:
-            return Reply(node=s.node, texts=_fit([*pre, self.d.text("ambiguous")]), choices=choices)
+            return Reply(node=s.node, texts=_fit([*pre, self.d.say("ambiguous")]), choices=choices)
         if node.kind is NodeKind.DATE:
             lo, hi = resolve_bound(node.min, self.today), resolve_bound(node.max, self.today)
             question = DateQuestion(
                 prompt=node.text, initial=min(max(self.today, lo), hi), min=lo, max=hi
             )
             return Reply(node=s.node, texts=_fit(pre), choices=choices, date_question=question)
-        text = node.text if node.kind is NodeKind.QUESTION else self.d.text("answer_follow_up")
+        text = node.text if node.kind is NodeKind.QUESTION else self.d.say("answer_follow_up")
         return Reply(node=s.node, texts=_fit([*pre, text]), choices=choices)
 
     def _choices(self, s: Session, node: Node) -> tuple[Choice, ...]:
@@ -396,7 +398,7 @@ class _Turn:
             topics = [self.flow.topics[t] for t in s.pending if t in self.flow.topics]
             offered = (
                 *(Choice(t.label, TOPIC_PREFIX + t.id) for t in topics),
-                Choice(MENU_LABEL, NAV_MENU),
+                Choice(self.d.say("menu_button"), NAV_MENU),
             )
         else:
             offered = tuple(Choice(c.label, c.value) for c in node.choices)

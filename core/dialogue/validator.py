@@ -16,12 +16,18 @@ from core.dialogue.model import (
     parse_flow,
     resolve_bound,
 )
-from core.reply import MAX_CHOICES, MAX_TITLE, MAX_VALUE, NAV_MENU, TOPIC_PREFIX
+from core.limits import (
+    LINE_LABEL,
+    MAX_CARD_NOTES,
+    MAX_CARD_ROWS,
+    MAX_CARD_STEPS,
+    MAX_CHOICES,
+    MAX_TITLE,
+    MAX_VALUE,
+    SLACK_LABEL,
+)
+from core.reply import NAV_MENU, TOPIC_PREFIX
 
-LINE_LABEL = 20
-SLACK_LABEL = 75
-MAX_CARD_ROWS = 6
-MAX_CARD_STEPS = 6
 SET_TOKENS = ("$today", "$month_end")
 
 
@@ -241,8 +247,15 @@ def _check_answer(
         errors.append(f"{where}: an answer needs a title")
     if len(node.title) > MAX_TITLE:
         errors.append(f"{where}: title longer than {MAX_TITLE}")
-    if len(node.rows) > MAX_CARD_ROWS or len(node.steps) > MAX_CARD_STEPS:
-        errors.append(f"{where}: card over {MAX_CARD_ROWS} rows or {MAX_CARD_STEPS} steps")
+    if (
+        len(node.rows) > MAX_CARD_ROWS
+        or len(node.steps) > MAX_CARD_STEPS
+        or len(node.notes) > MAX_CARD_NOTES
+    ):
+        errors.append(
+            f"{where}: card over {MAX_CARD_ROWS} rows, {MAX_CARD_STEPS} steps"
+            f" or {MAX_CARD_NOTES} notes"
+        )
     if not node.choices:
         errors.append(f"{where}: dead end (an answer needs follow-up choices)")
     elif not any(c.next == flow.start for c in node.choices):

@@ -314,12 +314,26 @@ async def test_push_fallback_retried_after_lost_answer_is_not_sent_twice(
     assert len(line.stub.delivered) == 1
 
 
+async def test_a_push_refused_for_load_is_retried_with_its_key_and_arrives_once(
+    line: LineHarness,
+) -> None:
+    line.stub.fail_next("/v2/bot/message/push", 429)
+    ev = line.text("解約したい", reply_token="expired-reply-token")
+    assert (await line.send(ev)).status_code == 200
+    assert len(line.stub.calls("/v2/bot/message/reply")) == 1  # a reply is never retried
+    pushes = line.stub.calls("/v2/bot/message/push")
+    assert [p.status for p in pushes] == [429, 200]
+    assert {p.headers["x-line-retry-key"] for p in pushes} == {retry_key(ev["webhookEventId"])}
+    (d,) = line.stub.delivered
+    assert d.method == "push" and "解約" in _all_text(d.messages)
+
+
 @pytest.mark.parametrize("status", [429, 500])
 async def test_line_error_on_reply_is_logged_and_the_next_message_works(
     line: LineHarness, aredis: aioredis.Redis, caplog: pytest.LogCaptureFixture, status: int
 ) -> None:
     line.stub.fail_next("/v2/bot/message/reply", status)
-    with caplog.at_level(logging.WARNING, logger="adapters.line"):
+    with caplog.at_level(logging.WARNING, logger="iijbot.line"):
         resp = await line.send(line.postback("n=menu&v=initial"))
     assert resp.status_code == 200
     assert line.stub.delivered == []

@@ -9,8 +9,10 @@ from slack_sdk.models.blocks import Block
 
 from adapters.slack import actions
 from adapters.slack.home import home_view
-from adapters.slack.render import MAX_BLOCKS, render_reply, utf16_len
+from adapters.slack.render import render_reply
+from core.clip import utf16_len
 from core.dialogue import default_dialogue
+from core.limits import SLACK_BLOCKS
 from core.reply import Reply
 from tests.flow_walk import NOWS, reachable_replies, resting_nodes
 
@@ -28,7 +30,7 @@ def check_slack_limits(reply: Reply) -> None:
     msg = render_reply(reply)
     where = reply.node
     assert msg.text.strip(), where
-    assert 1 <= len(msg.blocks) <= MAX_BLOCKS, where
+    assert 1 <= len(msg.blocks) <= SLACK_BLOCKS, where
     for b in msg.blocks:
         parsed = Block.parse(b)
         assert parsed is not None, where

@@ -12,7 +12,9 @@ import yaml
 
 from core.dialogue import FlowError, lint, load_flow, to_mermaid, validate_flow
 from core.dialogue.loader import FLOW_PATH, read_raw
+from core.limits import MAX_CARD_NOTES, MAX_CARD_ROWS, MAX_CARD_STEPS
 from core.nlu import topic_ids
+from core.reply import Card, FactRow, Reply, ReplyLimitError
 
 
 @pytest.fixture
@@ -108,6 +110,31 @@ def test_unknown_compute_and_uncomputed_variable(raw: dict[str, Any]) -> None:
     problems = validate_flow(raw)
     assert "node mnp: unknown compute 'no_such_thing'" in problems
     assert "node cancel: template variable {not_made} is not computed" in problems
+
+
+@pytest.mark.parametrize(
+    ("part", "limit"),
+    [("rows", MAX_CARD_ROWS), ("steps", MAX_CARD_STEPS), ("notes", MAX_CARD_NOTES)],
+)
+def test_the_flow_and_a_reply_hold_cards_to_the_same_length(
+    raw: dict[str, Any], part: str, limit: int
+) -> None:
+    """One number per fact: a card the flow validator lets through is one a Reply may hold,
+    and one item more is refused by both."""
+    item: Any = {"label": "x", "value": "y"} if part == "rows" else "y"
+    value: Any = FactRow("x", "y") if part == "rows" else "y"
+    problem = (
+        f"node cancel: card over {MAX_CARD_ROWS} rows, {MAX_CARD_STEPS} steps"
+        f" or {MAX_CARD_NOTES} notes"
+    )
+    raw["nodes"]["cancel"]["rows"] = []
+    raw["nodes"]["cancel"][part] = [item] * limit
+    assert problem not in validate_flow(raw)
+    Reply(node="cancel", card=Card(title="t", **{part: (value,) * limit})).validate()
+    raw["nodes"]["cancel"][part] = [item] * (limit + 1)
+    assert problem in validate_flow(raw)
+    with pytest.raises(ReplyLimitError):
+        Reply(node="cancel", card=Card(title="t", **{part: (value,) * (limit + 1)})).validate()
 
 
 def test_rule_based_answer_declares_its_rules(raw: dict[str, Any]) -> None:

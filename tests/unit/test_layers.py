@@ -12,17 +12,27 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 # What an adapter may import from the core: the runner, the values it takes and gives,
-# and the shared metrics registry.
-ADAPTER_MAY_IMPORT = frozenset(
-    {"core.turn", "core.reply", "core.inbound", "core.clock", "core.intent", "core.metrics"}
-)
+# the shared metrics registry, and the leaf helpers every layer shares (platform limits,
+# UTF-16 clipping, the texts-file reader).
+LEAVES = frozenset({"core.limits", "core.clip", "core.texts"})
+ADAPTER_MAY_IMPORT = LEAVES | {
+    "core.turn",
+    "core.reply",
+    "core.inbound",
+    "core.clock",
+    "core.intent",
+    "core.metrics",
+}
 # Value modules and the only core modules each may import.
 VALUE_MODULE_MAY_IMPORT = {
     "core/clock.py": frozenset(),
     "core/inbound.py": frozenset(),
     "core/intent.py": frozenset(),
     "core/session.py": frozenset(),
-    "core/reply.py": frozenset({"core.clock"}),
+    "core/limits.py": frozenset(),
+    "core/clip.py": frozenset(),
+    "core/texts.py": frozenset(),
+    "core/reply.py": frozenset({"core.clock"}) | LEAVES,
 }
 
 
