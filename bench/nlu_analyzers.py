@@ -5,6 +5,8 @@ small trained ranker, on the same blind sets. A script that prints figures, not 
     python bench/nlu_analyzers.py                 # every option that is installed
     python bench/nlu_analyzers.py --only rule sudachi
     python bench/nlu_analyzers.py --misses rule   # also list each option's misses
+    python bench/nlu_analyzers.py --misses rule+sudachi --probe   # + analyzer signals
+    python bench/nlu_analyzers.py --cold          # dictionaries evicted from the cache
     python bench/nlu_analyzers.py --sets nlu_blind.yaml nlu_holdout3.yaml
 
 The optional packages are NOT project dependencies; install them into your own venv only:
@@ -20,6 +22,8 @@ Options
   rule+fugashi   negated (解約しないで済む, MNPはしない), contrasted away (転出じゃなくて) or
                  kept (オプションは残して) is dropped, and in a message of several sentences
                  the sentence that asks (たい, ください, 教えて, ？, か) is routed first.
+  rule+regex     the same three signals with regular expressions only (no analyzer), to
+                 tell what the analyzer adds over the signal itself.
   ranker-lr      character 1-3-gram TF-IDF + LogisticRegression, trained on the phrase
   ranker-svc     tables that are NOT evaluated here (nlu_phrases, nlu_holdout, nlu_holdout2)
                  and the lexicon's own words; LinearSVC is sigmoid-calibrated. Below a
@@ -48,6 +52,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -74,6 +79,7 @@ NO_TOPIC_NODES = frozenset({"menu", "menu_more", "unknown", "off_topic", "none",
 
 OPTIONS: dict[str, tuple[str, ...]] = {  # option -> modules it needs
     "rule": (),
+    "rule+regex": (),
     "rule+sudachi": ("sudachipy", "sudachidict_core"),
     "rule+fugashi": ("fugashi", "unidic_lite"),
     "ranker-lr": ("sklearn",),
@@ -446,15 +452,9 @@ def signal(text: str, tokenize: Tokenizer, today: date) -> str:
     return "  ".join(parts)
 
 
-def analyzer_router(make: Callable[[], Tokenizer]) -> tuple[Router, Tokenizer, Any]:
-    base = rule_router()
-    rss0, t0 = rss_mb(), time.perf_counter()
-    tokenize = make()  # import + open the dictionary: what the analyzer adds at start-up
-    info = {"own_load_s": time.perf_counter() - t0, "own_rss_mb": rss_mb() - rss0}
-
+def rewritten_router(base: Router, rewriter: Callable[[str], Rewrite]) -> Router:
     def route(text: str, today: date) -> Pred:
-        toks = tokenize(unicodedata.normalize("NFKC", text))
-        rw = rewrite(toks)
+        rw = rewriter(unicodedata.normalize("NFKC", text))
         if rw.asking_only:
             # The asking sentence leads; the rest decides only when it names no topic.
             first = base(rw.text, today)
@@ -462,7 +462,47 @@ def analyzer_router(make: Callable[[], Tokenizer]) -> tuple[Router, Tokenizer, A
                 return first
         return base(rw.without, today) if rw.negated else base(text, today)
 
-    return route, tokenize, info
+    return route
+
+
+def analyzer_router(make: Callable[[], Tokenizer]) -> tuple[Router, Tokenizer, Any]:
+    base = rule_router()
+    rss0, t0 = rss_mb(), time.perf_counter()
+    tokenize = make()  # import + open the dictionary: what the analyzer adds at start-up
+    info = {"own_load_s": time.perf_counter() - t0, "own_rss_mb": rss_mb() - rss0}
+    return rewritten_router(base, lambda text: rewrite(tokenize(text))), tokenize, info
+
+
+# ---- the same three signals with regular expressions, no analyzer -------------------------
+
+# A noun run by script (kanji, katakana, latin, digits): what a refusal or contrast is about.
+_NOUN = r"[\u4e00-\u9fff\u30a0-\u30ffA-Za-z0-9ー]+(?:だけ)?"
+_CONTRAST = re.compile(rf"({_NOUN})(?:じゃ|では|で)なく(?:て)?")
+_REFUSAL = re.compile(rf"({_NOUN})[はをも]?(?:しない|しません|せず)(?!と|ければ|きゃ|くちゃ)")
+_KEPT = re.compile(rf"({_NOUN})[はを]?残して")
+_SENTENCE = re.compile(r"[^。．！!？?\n]+[。．！!？?\n]*")
+_ASKS = re.compile(r"たい|ください|下さい|教え|[?？]|か[。．]?$|どう|いつ|何")
+
+
+def regex_rewrite(text: str) -> Rewrite:
+    notes: list[str] = []
+
+    def drop(m: re.Match[str]) -> str:
+        if "番号" in m.group(1):  # 番号を残して = keep the number: a fact, not a refusal
+            return m.group(0)
+        notes.append(m.group(0))
+        return ""
+
+    rest = text
+    for pattern in (_CONTRAST, _REFUSAL, _KEPT):
+        rest = pattern.sub(drop, rest)
+    out = Rewrite(rest, rest, negated=bool(notes), notes=notes)
+    sents = [x for x in _SENTENCE.findall(rest) if x.strip("。．！!？?\n ")]
+    asking = [x for x in sents if _ASKS.search(x)]
+    if len(sents) >= 2 and asking and len(asking) < len(sents):
+        out.asking_only = True
+        out.text = "".join(asking)
+    return out
 
 
 # ---- ranker -------------------------------------------------------------------------------
@@ -598,6 +638,8 @@ def run_child(
     tokenize: Tokenizer | None = None
     if option == "rule":
         route = rule_router()
+    elif option == "rule+regex":
+        route = rewritten_router(rule_router(), regex_rewrite)
     elif option == "rule+sudachi":
         route, tokenize, info = analyzer_router(sudachi_tokenizer)
     elif option == "rule+fugashi":
@@ -771,6 +813,50 @@ def print_signals(results: list[dict[str, Any]]) -> None:
                 print("  " + line)
 
 
+# Negation and contrast as issue 7 describes them, written for this bench (not from any
+# evaluated set): how each rewriter reads them. Printed with --probe.
+PROBES = (
+    "解約しないで済む方法ある？",
+    "転出じゃなくて解約だけしたい",
+    "MNPはしない",
+    "オプションは残して回線だけ解約",
+    "番号は変わっていいのでドコモへ",
+    "乗り換えはしないけど解約したい",
+    "MNPしないで解約",
+    "MNP転出じゃない普通の解約",
+    "eSIMを解約するんじゃなくて、SIMカードを返したい",
+    "オプション解約じゃなくて回線ごと",
+    "転出せずに解約だけ",
+    "違約金は気にしてないので解約の手順を",
+    "解約しないといけないんですが手順は？",
+    "MNPで出るつもりはなくて、ふつうに解約",
+    "他社へ乗り換えないで解約だけする場合",
+    "SIMは返さなくていいの？",
+)
+
+
+def print_probes() -> None:
+    today = date(2026, 11, 25)
+    base = rule_router()
+    routers: dict[str, Router] = {
+        "rule": base,
+        "regex": rewritten_router(base, regex_rewrite),
+    }
+    for name, make in (("sudachi", sudachi_tokenizer), ("fugashi", fugashi_tokenizer)):
+        if not missing(f"rule+{name}"):
+            tokenize = make()
+            routers[name] = rewritten_router(base, lambda t, tk=tokenize: rewrite(tk(t)))
+
+    def show(p: Pred) -> str:
+        if p.kind == "topic":
+            return p.topic
+        return "ask:" + "+".join(p.candidates) if p.kind == "ask" else "no card"
+
+    print("\nprobe".ljust(34) + "".join(f"{n:<22}" for n in routers))
+    for text in PROBES:
+        print(f"{text:<32}" + "".join(f"{show(r(text, today)):<22}" for r in routers.values()))
+
+
 def main(argv: Iterable[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--only", nargs="*", choices=list(OPTIONS), default=list(OPTIONS))
@@ -780,6 +866,7 @@ def main(argv: Iterable[str] | None = None) -> None:
     ap.add_argument(
         "--cold", action="store_true", help="evict the packages' files from the cache first"
     )
+    ap.add_argument("--probe", action="store_true", help="also show the negation probes")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--load-only", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--train", help=argparse.SUPPRESS)
@@ -842,6 +929,8 @@ def main(argv: Iterable[str] | None = None) -> None:
     print_table(results, sets)
     print_misses(results, sets)
     print_signals(results)
+    if args.probe:
+        print_probes()
 
 
 if __name__ == "__main__":
