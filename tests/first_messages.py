@@ -24,8 +24,7 @@ from typing import Any
 import yaml
 
 from core.dialogue import FlowDialogue, default_dialogue
-from core.dialogue.model import TOPIC_PREFIX
-from core.reply import Reply
+from core.reply import TOPIC_PREFIX, Reply
 from core.session import Session
 
 ASK = "ask:"
