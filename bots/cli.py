@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
-from adapters.text import render_json, render_plain, to_inbound
+from adapters.text import render_banner, render_json, render_plain, to_inbound
 from core.clock import JST, Clock, FixedClock, SystemClock
 from core.inbound import ConversationKey, Inbound, InboundKind
 from core.reply import Reply
@@ -30,7 +30,6 @@ EXIT_PROBLEMS = 1
 EXIT_UNAVAILABLE = 2
 # The checkout's deploy/ folder, so the command works from any directory (editable install).
 DEPLOY_LINE = Path(__file__).resolve().parents[1] / "deploy" / "line"
-BANNER = "IIJmio 解約アシスタント（ローカル）: 終了は Ctrl-D、使い方は「ヘルプ」です。"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -140,7 +139,7 @@ def _chat_loop(
     last: Reply | None = None
     if tty:
         _enable_line_editing()
-        print(BANNER)
+        print(render_banner())
         last = loop.run(_greet_if_new(runner, key))
     while True:
         line = _read_line(tty)
@@ -160,7 +159,7 @@ def _chat_loop(
 async def _greet_if_new(runner: TurnRunner, key: ConversationKey) -> Reply | None:
     """A fresh terminal conversation opens with the menu; a live one (Redis) is left where
     it was, so a second terminal does not throw the user back to the start."""
-    if (await runner.store.load(key)).session is not None:
+    if await runner.pending(key) is not None:
         return None
     outcome = await runner.run(Inbound(key, InboundKind.START))
     if outcome.reply is not None:
@@ -203,7 +202,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _lint(args: argparse.Namespace) -> int:
-    from core.dialogue.engine import lint
+    from core.dialogue import lint
     from core.dialogue.loader import read_raw
     from core.policy import load_rules
 

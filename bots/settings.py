@@ -1,6 +1,6 @@
 """The server's configuration, read once from the environment and validated up front.
 
-A platform whose two secrets are not both present is simply not mounted (design.md), so a
+A platform whose two secrets are not both present is simply not mounted (docs/design.md), so a
 half-configured deployment starts and says what is missing instead of failing on the first
 webhook. Secret values never appear in repr, str or error messages.
 """

@@ -22,7 +22,7 @@ class ConversationKey:
 class InboundKind(StrEnum):
     TEXT = "text"  # free text typed by the user
     CHOICE = "choice"  # a button / quick reply / postback: choice_value (+ choice_node)
-    DATE = "date"  # a native date picker: date
+    DATE = "date"  # a native date picker: date (+ choice_node)
     START = "start"  # follow, /iijmio with no text, App Home open: greet + menu
     NO_INPUT = "no_input"  # sticker, image, audio ...: counts as no input
     FORGET = "forget"  # unfollow: drop the session silently
@@ -34,6 +34,8 @@ class Inbound:
     kind: InboundKind
     text: str = ""
     choice_value: str | None = None
-    choice_node: str | None = None  # node the button was rendered for (stale detection)
+    # The node the button or date picker was rendered for (stale detection); None when
+    # the input is valid at any node (typed text, App Home topics).
+    choice_node: str | None = None
     date: date | None = None
     event_id: str | None = None  # platform delivery id, for dedupe

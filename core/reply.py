@@ -1,23 +1,34 @@
 """The platform-neutral reply model. Renderers map it to LINE, Slack or plain text.
 
-Limits here are the strictest of the platforms we render to, so a Reply that
-validates renders everywhere: LINE action labels (20 graphemes), LINE text (5000
-UTF-16 units), Slack section text (3000), Slack header (150).
+Its limits (core/limits.py) are the strictest of the platforms we render to, so a Reply
+that validates renders everywhere.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 
-MAX_LABEL = 20  # LINE action label, in graphemes; Slack allows 75
-MAX_TEXT = 2000  # one text bubble / section; keeps well inside LINE 5000 and Slack 3000
-MAX_TEXTS = 3  # LINE allows 5 messages per reply: texts + card + question must fit
-MAX_TITLE = 40  # Flex/Slack header; short enough for a phone
-MAX_ROWS = 10
-MAX_STEPS = 10
-MAX_CHOICES = 24  # LINE quick reply pages 13 at a time; Slack actions 25 per block
-MAX_VALUE = 200  # postback data ≤ 300 with the node id added; Slack value ≤ 2000
+from core.clock import format_date_ja
+from core.limits import (
+    MAX_CARD_NOTES,
+    MAX_CARD_ROWS,
+    MAX_CARD_STEPS,
+    MAX_CHOICES,
+    MAX_LABEL,
+    MAX_NOTE,
+    MAX_ROW_VALUE,
+    MAX_TEXT,
+    MAX_TEXTS,
+    MAX_TITLE,
+    MAX_VALUE,
+)
+from core.texts import say
+
+# Choice values the dialogue honours at whatever node the conversation is at: a topic
+# ("topic:<id>", e.g. an App Home button) and the way back to the menu.
+TOPIC_PREFIX = "topic:"
+NAV_MENU = "nav:menu"
 
 
 class ReplyLimitError(ValueError):
@@ -70,8 +81,6 @@ class Reply:
     card: Card | None = None
     choices: tuple[Choice, ...] = ()
     date_question: DateQuestion | None = None
-    ends_session: bool = False
-    extra: dict[str, str] = field(default_factory=dict, compare=False)
 
     @property
     def asks_date(self) -> bool:
@@ -94,13 +103,17 @@ class Reply:
         if self.card is not None:
             c = self.card
             _check_text(self.node, c.title, MAX_TITLE)
-            if len(c.rows) > MAX_ROWS or len(c.steps) > MAX_STEPS:
-                raise ReplyLimitError(f"{self.node}: card has too many rows or steps")
+            if (
+                len(c.rows) > MAX_CARD_ROWS
+                or len(c.steps) > MAX_CARD_STEPS
+                or len(c.notes) > MAX_CARD_NOTES
+            ):
+                raise ReplyLimitError(f"{self.node}: card has too many rows, steps or notes")
             for r in c.rows:
                 _check_text(self.node, r.label, MAX_TITLE)
-                _check_text(self.node, r.value, 300)
+                _check_text(self.node, r.value, MAX_ROW_VALUE)
             for s in (*c.steps, *c.notes):
-                _check_text(self.node, s, 500)
+                _check_text(self.node, s, MAX_NOTE)
             if c.link is not None:
                 _check_label(self.node, c.link.label)
         if len(self.choices) > MAX_CHOICES:
@@ -126,15 +139,11 @@ def _check_label(node: str, label: str) -> None:
 
 
 def format_source_line(card: Card) -> str:
-    from core.policy.calendar import format_date_ja
-
     parts = []
     if card.source:
-        parts.append(f"出典: {card.source}")
+        parts.append(say("card_source", source=card.source))
     if card.as_of is not None:
-        parts.append(
-            f"{format_date_ja(card.as_of)}時点で確認した情報です（変更される場合があります）"
-        )
+        parts.append(say("card_as_of", date=format_date_ja(card.as_of)))
     return " / ".join(parts)
 
 

@@ -3,6 +3,11 @@
 The reply is handed back only once the session it came from is committed, so a user is never
 answered from a state that was then thrown away. A redelivered event (same event id) is
 acknowledged without a second answer.
+
+TurnRunner is the adapters' one door into the core: besides a turn it answers the few
+questions a platform asks without running one (the choices a conversation offers now, the
+question it waits on, the menu). Adapters import this module, core.reply, core.inbound and
+value types, never the store or the dialogue engine (tests/unit/test_layers.py).
 """
 
 from __future__ import annotations
@@ -10,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-import os
 import random
 import time
 from collections.abc import Callable
@@ -18,13 +22,24 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Protocol
 
-from core.clock import JST, Clock
-from core.inbound import Inbound, InboundKind
+from core.clock import Clock, today_jst
+from core.inbound import ConversationKey, Inbound, InboundKind
 from core.intent import Expectation, Intent, IntentKind
 from core.metrics import COMMIT_CONFLICTS, INTENTS, TURN_SECONDS, TURNS
 from core.reply import Reply
 from core.session import Session
 from core.store.base import CommitStatus, SessionStore, StoreUnavailable
+
+# StoreUnavailable is re-exported: it is one of the two ways a turn can fail, and an
+# adapter must be able to catch it without reaching into the store.
+__all__ = [
+    "Dialogue",
+    "StoreUnavailable",
+    "TurnConflict",
+    "TurnOutcome",
+    "TurnRunner",
+    "Understand",
+]
 
 log = logging.getLogger("iijbot.turn")
 
@@ -54,6 +69,10 @@ class Dialogue(Protocol):
         self, session: Session | None, intent: Intent, now: datetime, *, expired: bool = False
     ) -> tuple[Session | None, Reply]: ...
 
+    def menu(self, now: datetime, *, anywhere: bool = False) -> Reply: ...
+
+    def pending(self, session: Session, now: datetime) -> Reply: ...
+
 
 @dataclass(frozen=True)
 class TurnOutcome:
@@ -64,10 +83,6 @@ class TurnOutcome:
 
 class TurnConflict(RuntimeError):
     """Every attempt lost the compare-and-swap: the conversation is too busy right now."""
-
-
-def today_jst(now: datetime) -> date:
-    return now.astimezone(JST).date() if now.tzinfo is not None else now.date()
 
 
 def _default_understand() -> Understand:
@@ -92,7 +107,10 @@ class TurnRunner:
         *,
         max_attempts: int = 8,
         understand: Understand | None = None,
+        log_text: bool = False,
     ) -> None:
+        """log_text: put what the user typed into the turn log (debugging only; it is
+        personal data, so off unless the operator's settings say so)."""
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
         self._store = store
@@ -100,15 +118,31 @@ class TurnRunner:
         self._clock = clock
         self._max_attempts = max_attempts
         self._understand = understand if understand is not None else _default_understand()
-        self._log_text = os.environ.get("IIJBOT_LOG_TEXT") == "1"
+        self._log_text = log_text
 
-    @property
-    def store(self) -> SessionStore:
-        return self._store
+    # ---- what an adapter may ask without running a turn (nothing is committed) ----------
 
-    @property
-    def dialogue(self) -> Dialogue:
-        return self._dialogue
+    async def expectation(self, key: ConversationKey) -> Expectation:
+        """The node a conversation is at and the choices it offers there (a LINE page of
+        more choices). Raises StoreUnavailable."""
+        loaded = await self._store.load(key)
+        return self._dialogue.expectation(loaded.session)
+
+    async def pending(self, key: ConversationKey) -> Reply | None:
+        """The question a live conversation waits on, asked again; None when there is no
+        live conversation. Raises StoreUnavailable."""
+        loaded = await self._store.load(key)
+        if loaded.session is None:
+            return None
+        return self._dialogue.pending(loaded.session, self._clock.now())
+
+    def menu(self, *, anywhere: bool = False) -> Reply:
+        """The menu a new conversation opens with. anywhere: its topic buttons work at
+        whatever node a conversation is at (for buttons that outlive one conversation,
+        like Slack's App Home)."""
+        return self._dialogue.menu(self._clock.now(), anywhere=anywhere)
+
+    # ---- a turn -------------------------------------------------------------------------
 
     def intent_for(self, inbound: Inbound, session: Session | None, now: datetime) -> Intent:
         kind = inbound.kind
@@ -120,9 +154,10 @@ class TurnRunner:
                 IntentKind.CHOICE, value=inbound.choice_value or "", node=inbound.choice_node
             )
         if kind is InboundKind.DATE:
+            # The picker's node travels with the date, so an older picker is told apart.
             if inbound.date is None:
-                return Intent(IntentKind.BAD_DATE)
-            return Intent(IntentKind.DATE, date=inbound.date)
+                return Intent(IntentKind.BAD_DATE, node=inbound.choice_node)
+            return Intent(IntentKind.DATE, date=inbound.date, node=inbound.choice_node)
         return Intent(_PASSTHROUGH[kind])
 
     async def run(self, inbound: Inbound) -> TurnOutcome:

@@ -16,7 +16,7 @@ from typing import Any
 from adapters.line import postback
 from core.inbound import ConversationKey, Inbound, InboundKind
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("iijbot.line")
 
 PLATFORM = "line"
 ONE_TO_ONE = "-"

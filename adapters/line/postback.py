@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass
 from urllib.parse import parse_qs, urlencode
 
-from adapters.line.limits import MAX_POSTBACK_DATA
+from core.limits import LINE_POSTBACK_DATA
 
 
 class PostbackTooLong(ValueError):
@@ -39,14 +39,14 @@ def encode(pb: Postback) -> str:
     if pb.date:
         fields["d"] = "1"
     data = urlencode(fields)
-    if len(data) <= MAX_POSTBACK_DATA:
+    if len(data) <= LINE_POSTBACK_DATA:
         return data
     data = json.dumps(fields, ensure_ascii=False, separators=(",", ":"))
-    if len(data) <= MAX_POSTBACK_DATA:
+    if len(data) <= LINE_POSTBACK_DATA:
         return data
     # Never truncate: a cut value would select something else. Reply.validate keeps
     # values ≤ 200 so this means a flow-data bug, surfaced at render time.
-    raise PostbackTooLong(f"postback data for node {pb.node!r} exceeds {MAX_POSTBACK_DATA}")
+    raise PostbackTooLong(f"postback data for node {pb.node!r} exceeds {LINE_POSTBACK_DATA}")
 
 
 def decode(data: str) -> Postback:

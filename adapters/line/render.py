@@ -28,20 +28,11 @@ from linebot.v3.messaging import (
 )
 
 from adapters.line import postback
-from adapters.line.limits import (
-    MAX_MESSAGES,
-    MAX_QUICK_REPLY_ITEMS,
-    fit_alt_text,
-    fit_label,
-    fit_text,
-    truncate_utf16,
-)
+from adapters.line.limits import fit_alt_text, fit_label, fit_text
+from adapters.line.texts import say
+from core.clip import truncate_utf16
+from core.limits import LINE_DISPLAY_TEXT, LINE_MESSAGES, LINE_QUICK_REPLY_ITEMS
 from core.reply import Card, Choice, DateQuestion, Reply, card_as_text, format_source_line
-
-MORE_LABEL = "ほかの項目"
-DATE_PICK_LABEL = "日付を選ぶ"
-CHOOSE_PROMPT = "次の中から選んでください。"
-MORE_PROMPT = "ほかの項目です。下のボタンから選んでください。"
 
 _GREY = "#888888"
 _ACCENT = "#A3171E"  # the rich menu's red, so card titles match it
@@ -58,7 +49,7 @@ def render_reply(reply: Reply) -> list[Message]:
 
     items = quick_reply_items(reply.node, reply.choices, reply.date_question)
     if items and not bodies:
-        bodies.append(TextMessage(text=CHOOSE_PROMPT))
+        bodies.append(TextMessage(text=say("choose_prompt")))
     if items:
         bodies[-1].quick_reply = QuickReply(items=items)
     return bodies
@@ -69,7 +60,7 @@ def render_choice_page(node: str, choices: Sequence[Choice], start: int) -> list
     items = quick_reply_items(node, choices, None, start)
     if not items:
         return []
-    return [TextMessage(text=MORE_PROMPT, quick_reply=QuickReply(items=items))]
+    return [TextMessage(text=say("more_prompt"), quick_reply=QuickReply(items=items))]
 
 
 def render_notice(text: str) -> list[Message]:
@@ -79,14 +70,14 @@ def render_notice(text: str) -> list[Message]:
 def _fit_count(bodies: list[Message]) -> list[Message]:
     """More than five bubbles: merge the leading plain texts (core allows 3 texts + card +
     date prompt, which fits; this guards against a future model change)."""
-    if len(bodies) <= MAX_MESSAGES:
+    if len(bodies) <= LINE_MESSAGES:
         return bodies
-    overflow = len(bodies) - MAX_MESSAGES + 1
+    overflow = len(bodies) - LINE_MESSAGES + 1
     head = bodies[:overflow]
     if all(isinstance(m, TextMessage) for m in head):
         merged = "\n\n".join(m.text for m in head if isinstance(m, TextMessage))
         return [TextMessage(text=fit_text(merged)), *bodies[overflow:]]
-    return bodies[: MAX_MESSAGES - 1] + bodies[-1:]
+    return bodies[: LINE_MESSAGES - 1] + bodies[-1:]
 
 
 # --- quick replies ---------------------------------------------------------------------
@@ -105,7 +96,7 @@ def quick_reply_items(
     items: list[QuickReplyItem] = []
     if date_question is not None:
         items.append(QuickReplyItem(action=date_picker_action(node, date_question)))
-    room = MAX_QUICK_REPLY_ITEMS - len(items)
+    room = LINE_QUICK_REPLY_ITEMS - len(items)
     start = start if 0 <= start < len(choices) else 0
     shown: Sequence[Choice] = choices
     more: int | None = None
@@ -116,10 +107,9 @@ def quick_reply_items(
     items += [QuickReplyItem(action=choice_action(node, c)) for c in shown]
     if more is not None:
         data = postback.encode(postback.Postback(node=node, page=more))
+        label = say("more_label")
         items.append(
-            QuickReplyItem(
-                action=PostbackAction(label=MORE_LABEL, data=data, displayText=MORE_LABEL)
-            )
+            QuickReplyItem(action=PostbackAction(label=label, data=data, displayText=label))
         )
     return items
 
@@ -128,14 +118,16 @@ def choice_action(node: str, choice: Choice) -> PostbackAction:
     label = fit_label(choice.label)
     data = postback.encode(postback.Postback(node=node, value=choice.value))
     # displayText puts the tapped label in the chat, as if the user had typed it.
-    return PostbackAction(label=label, data=data, displayText=truncate_utf16(choice.label, 300))
+    return PostbackAction(
+        label=label, data=data, displayText=truncate_utf16(choice.label, LINE_DISPLAY_TEXT)
+    )
 
 
 def date_picker_action(node: str, q: DateQuestion) -> DatetimePickerAction:
     lo, hi = min(q.min, q.max), max(q.min, q.max)
     initial = min(max(q.initial, lo), hi)  # LINE refuses an initial outside [min, max]
     return DatetimePickerAction(
-        label=DATE_PICK_LABEL,
+        label=say("date_pick_label"),
         data=postback.encode(postback.Postback(node=node, date=True)),
         mode="date",
         initial=initial.isoformat(),
@@ -145,9 +137,11 @@ def date_picker_action(node: str, q: DateQuestion) -> DatetimePickerAction:
 
 
 def date_prompt(q: DateQuestion) -> str:
-    example = _example_date(q.initial)
-    return (
-        f"{q.prompt}\n下の「{DATE_PICK_LABEL}」から選ぶか、{example} のように日付を送ってください。"
+    return say(
+        "date_prompt",
+        prompt=q.prompt,
+        picker=say("date_pick_label"),
+        example=_example_date(q.initial),
     )
 
 

@@ -15,7 +15,7 @@ from linebot.v3.messaging import (
     RichMenuRequest,
 )
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("iijbot.line")
 
 DEFAULT_API = "api.line.me"
 DATA_API = "api-data.line.me"  # LINE serves image uploads from a separate host

@@ -30,7 +30,7 @@ from linebot.v3.messaging.exceptions import ApiException
 
 from core.metrics import PLATFORM_API_ERRORS, REPLIES_SENT
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("iijbot.line")
 
 PLATFORM = "line"
 RETRY_KEY_NAMESPACE = uuid.UUID("8f1c4d2e-5b7a-4c3e-9d61-2a0b7e4f9c13")  # ours, fixed forever
@@ -71,22 +71,12 @@ class LineSender:
                     ReplyMessageRequest(replyToken=reply_token, messages=messages),
                     _request_timeout=REQUEST_TIMEOUT,
                 )
-            except ApiException as exc:
-                if not _is_invalid_reply_token(exc):
-                    _record_error("reply", exc)
+            except Exception as exc:
+                # Never retried: the reply API has no retry key, so only a token LINE
+                # refused (nothing was delivered) may fall back to a push.
+                if _failure("reply", exc) is not Failure.TOKEN_REFUSED:
                     return Delivery.FAILED
                 log.info("line: reply token refused, falling back to push (event %s)", event_id)
-            except (aiohttp.ClientError, TimeoutError) as exc:
-                # Unknown whether LINE got it; a push could double-send, so stop here.
-                log.warning("line: reply transport error %s", type(exc).__name__)
-                PLATFORM_API_ERRORS.labels(platform=PLATFORM, status="transport").inc()
-                return Delivery.FAILED
-            except Exception:
-                # e.g. an answer the SDK cannot deserialize: LINE may well have delivered
-                # it, so no push (it could double-send); keep the trace for the operator.
-                log.exception("line: unexpected error around reply_message")
-                PLATFORM_API_ERRORS.labels(platform=PLATFORM, status="unexpected").inc()
-                return Delivery.FAILED
             else:
                 REPLIES_SENT.labels(platform=PLATFORM, method="reply").inc()
                 return Delivery.REPLY
@@ -100,24 +90,14 @@ class LineSender:
                 await self._api.push_message_with_http_info(
                     request, x_line_retry_key=key, _request_timeout=REQUEST_TIMEOUT
                 )
-            except ApiException as exc:
-                if exc.status == 409:
-                    # LINE already accepted a push with this key: it was delivered once.
+            except Exception as exc:
+                failure = _failure("push", exc)
+                if failure is Failure.ALREADY:
                     log.info("line: push already accepted (retry key %s)", key)
                     REPLIES_SENT.labels(platform=PLATFORM, method="push_already").inc()
                     return Delivery.ALREADY
-                _record_error("push", exc)
-                if not _retryable(exc.status) or attempt == PUSH_ATTEMPTS:
+                if failure is not Failure.RETRYABLE or attempt == PUSH_ATTEMPTS:
                     return Delivery.FAILED
-            except (aiohttp.ClientError, TimeoutError) as exc:
-                log.warning("line: push transport error %s", type(exc).__name__)
-                PLATFORM_API_ERRORS.labels(platform=PLATFORM, status="transport").inc()
-                if attempt == PUSH_ATTEMPTS:
-                    return Delivery.FAILED
-            except Exception:
-                log.exception("line: unexpected error around push_message")
-                PLATFORM_API_ERRORS.labels(platform=PLATFORM, status="unexpected").inc()
-                return Delivery.FAILED
             else:
                 REPLIES_SENT.labels(platform=PLATFORM, method="push").inc()
                 return Delivery.PUSH
@@ -136,6 +116,36 @@ class LineSender:
             _record_error("loading", exc)
         except Exception as exc:  # transport errors and anything unexpected alike
             log.warning("line: loading animation failed: %s", type(exc).__name__)
+
+
+class Failure(StrEnum):
+    """What a failed call to LINE means for the delivery."""
+
+    TOKEN_REFUSED = "token_refused"  # 400 "Invalid reply token": nothing was delivered
+    ALREADY = "already"  # 409 on a push: this retry key was accepted before
+    RETRYABLE = "retryable"  # 429, 5xx, transport: repeating is safe only with a retry key
+    FINAL = "final"  # anything else: repeating would not help
+
+
+def _failure(call: str, exc: Exception) -> Failure:
+    """Log and count one failed call (from inside its `except`, so a trace can be kept)."""
+    if isinstance(exc, ApiException):
+        if call == "reply" and _is_invalid_reply_token(exc):
+            return Failure.TOKEN_REFUSED
+        if call == "push" and exc.status == 409:
+            return Failure.ALREADY
+        _record_error(call, exc)
+        return Failure.RETRYABLE if _retryable(exc.status) else Failure.FINAL
+    if isinstance(exc, aiohttp.ClientError | TimeoutError):
+        # Unknown whether LINE got it: only a push (with its retry key) may try again.
+        log.warning("line: %s transport error %s", call, type(exc).__name__)
+        PLATFORM_API_ERRORS.labels(platform=PLATFORM, status="transport").inc()
+        return Failure.RETRYABLE
+    # e.g. an answer the SDK cannot deserialize: LINE may well have delivered it, so it
+    # is not repeated; keep the trace for the operator.
+    log.exception("line: unexpected error around %s_message", call)
+    PLATFORM_API_ERRORS.labels(platform=PLATFORM, status="unexpected").inc()
+    return Failure.FINAL
 
 
 def _retryable(status: int | None) -> bool:

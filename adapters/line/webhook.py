@@ -5,7 +5,7 @@ acknowledged event is then always a committed one (a crash after the 200 never l
 message that LINE would not redeliver). The replies go out right after, in a tracked
 background task, so a slow LINE API (10 s timeouts, push retries) never holds the
 webhook response long enough for LINE to time out and redeliver. Replies are therefore
-sent only after the commit, as the design requires. Should LINE redeliver anyway, the
+sent only after the commit, as docs/design.md requires. Should LINE redeliver anyway, the
 store's event-id dedupe answers the redelivery with nothing.
 """
 
@@ -25,15 +25,14 @@ from starlette.responses import JSONResponse, Response
 from adapters.line.parse import LineEvent, MalformedPayload, events_of, parse_event
 from adapters.line.render import render_choice_page, render_notice, render_reply
 from adapters.line.send import LineSender
+from adapters.line.texts import say
 from core.metrics import WEBHOOK_REQUESTS
 from core.reply import Choice
-from core.store.base import StoreUnavailable
-from core.turn import TurnConflict, TurnRunner
+from core.turn import StoreUnavailable, TurnConflict, TurnRunner
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("iijbot.line")
 
 PLATFORM = "line"
-BUSY_TEXT = "ただいま混み合っています。少し時間をおいてもう一度お試しください。"
 LOADING_AFTER = 1.0  # seconds; a faster answer never shows the animation
 DRAIN_TIMEOUT = 30.0  # seconds stop() waits for replies still on their way
 
@@ -170,7 +169,7 @@ class LineBot:
             # redeliver, and the redelivered event would be answered long after we told
             # the user to try again (a confusing second answer). The user retries instead.
             log.warning("line: turn not run (%s) for event %s", type(exc).__name__, event.event_id)
-            return render_notice(BUSY_TEXT)
+            return render_notice(say("busy"))
         if outcome.duplicate or outcome.reply is None:
             return []  # a redelivery already answered, or nothing to say
         if not event.reply_token:
@@ -180,18 +179,17 @@ class LineBot:
         except Exception:
             # Flow data the renderer cannot express (a bug): still answer, as plain text.
             log.exception("line: could not render node %s; sending plain text", outcome.reply.node)
-            return render_notice("\n\n".join(outcome.reply.readable_texts()) or BUSY_TEXT)
+            return render_notice("\n\n".join(outcome.reply.readable_texts()) or say("busy"))
 
     async def _show_page(self, event: LineEvent) -> list[Message]:
         """「ほかの項目」: read-only, nothing is committed; the next tap is a normal turn."""
         page = event.page
         assert page is not None
         try:
-            loaded = await self._runner.store.load(page.key)
+            expect = await self._runner.expectation(page.key)
         except StoreUnavailable:
             log.warning("line: store unavailable while paging choices")
-            return render_notice(BUSY_TEXT)
-        expect = self._runner.dialogue.expectation(loaded.session)
+            return render_notice(say("busy"))
         start = page.start if expect.node == page.node else 0
         choices = [Choice(label=c.label, value=c.value) for c in expect.choices]
         return render_choice_page(expect.node, choices, start)

@@ -10,14 +10,13 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+from core.limits import SLACK_ACTION_ID, SLACK_BUTTON_VALUE
+
 PREFIX = "iijbot:"
 CHOICE = "iijbot:choice"  # a reply's button: action_id f"{CHOICE}:{index}"
 DATE = "iijbot:date"  # the datepicker: action_id f"{DATE}:{node}"
 LINK = "iijbot:link"  # a link button (opens a page; the click is acknowledged only)
 HOME = "iijbot:home"  # an App Home topic button: action_id f"{HOME}:{index}"
-
-MAX_ACTION_ID = 255
-MAX_VALUE = 2000
 
 
 class SlackLimitError(ValueError):
@@ -32,8 +31,8 @@ class ChoiceRef:
 
 def encode_choice(node: str | None, value: str) -> str:
     raw = json.dumps({"n": node, "v": value}, ensure_ascii=False, separators=(",", ":"))
-    if len(raw) > MAX_VALUE:
-        raise SlackLimitError(f"button value of {len(raw)} chars > {MAX_VALUE}")
+    if len(raw) > SLACK_BUTTON_VALUE:
+        raise SlackLimitError(f"button value of {len(raw)} chars > {SLACK_BUTTON_VALUE}")
     return raw
 
 
@@ -54,8 +53,8 @@ def decode_choice(raw: str | None) -> ChoiceRef | None:
 
 def action_id(kind: str, suffix: str | int) -> str:
     aid = f"{kind}:{suffix}"
-    if len(aid) > MAX_ACTION_ID:
-        raise SlackLimitError(f"action_id of {len(aid)} chars > {MAX_ACTION_ID}")
+    if len(aid) > SLACK_ACTION_ID:
+        raise SlackLimitError(f"action_id of {len(aid)} chars > {SLACK_ACTION_ID}")
     return aid
 
 

@@ -14,7 +14,6 @@ import logging
 import re
 import time
 from collections.abc import Awaitable, Callable, Coroutine
-from datetime import datetime
 from typing import Any
 
 import aiohttp
@@ -30,16 +29,13 @@ from starlette.responses import PlainTextResponse, Response
 from adapters.slack import parse
 from adapters.slack.actions import PREFIX, SlackLimitError
 from adapters.slack.home import home_view
-from adapters.slack.render import SlackMessage, fallback_text, render_notice, render_reply, texts
+from adapters.slack.render import SlackMessage, fallback_text, render_notice, render_reply
 from adapters.slack.send import Destination, Method, SlackSender
-from core.clock import JST
-from core.dialogue import FlowDialogue
+from adapters.slack.texts import say
 from core.inbound import Inbound
-from core.intent import Intent, IntentKind
 from core.metrics import WEBHOOK_REQUESTS
 from core.reply import Reply
-from core.store.base import StoreUnavailable
-from core.turn import TurnConflict, TurnRunner
+from core.turn import StoreUnavailable, TurnConflict, TurnRunner
 
 log = logging.getLogger("iijbot.slack")
 
@@ -269,12 +265,10 @@ class SlackBot:
             outcome = await self._runner.run(inbound)
         except StoreUnavailable:
             log.warning("slack turn not answered: session store unavailable")
-            await self._sender.deliver(
-                dest.for_notice(), render_notice(texts()["store_unavailable"])
-            )
+            await self._sender.deliver(dest.for_notice(), render_notice(say("store_unavailable")))
             return
         except TurnConflict:
-            await self._sender.deliver(dest.for_notice(), render_notice(texts()["busy"]))
+            await self._sender.deliver(dest.for_notice(), render_notice(say("busy")))
             return
         except Exception:
             log.exception("slack turn failed")
@@ -295,16 +289,10 @@ class SlackBot:
     async def _publish_home(self, user: str) -> None:
         assert self._sender is not None
         if self._home is None:
-            dialogue = self._runner.dialogue
-            topics = dialogue.flow.topics if isinstance(dialogue, FlowDialogue) else {}
-            self._home = home_view(self._menu(), topics)
+            # Published once: its topic buttons act whatever node the user's conversation
+            # is at, so the view never goes stale with the conversation.
+            self._home = home_view(self._runner.menu(anywhere=True))
         await self._sender.publish_home(user, self._home)
-
-    def _menu(self) -> Reply:
-        # The menu a new conversation opens with; step is pure, so no session is touched.
-        now = datetime.now(JST)
-        _, reply = self._runner.dialogue.step(None, Intent(IntentKind.START), now)
-        return reply
 
     def _learn_identity(self) -> None:
         now = time.monotonic()

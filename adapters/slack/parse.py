@@ -81,7 +81,13 @@ def action_inbound(body: dict[str, Any], action: dict[str, Any]) -> Inbound | No
     if kind == actions.DATE:
         picked = _parse_date(action.get("selected_date"))
         # An unparseable date still reaches the core, which asks again.
-        return Inbound(key=key, kind=InboundKind.DATE, date=picked, event_id=event_id)
+        return Inbound(
+            key=key,
+            kind=InboundKind.DATE,
+            date=picked,
+            choice_node=actions.node_of_date_action(str(action.get("action_id", ""))),
+            event_id=event_id,
+        )
     return None
 
 

@@ -2,20 +2,17 @@
 
 Slack rejects a whole message when one block breaks a limit, so the renderer clips and
 splits instead of trusting the input, then checks what the SDK does not: the 50-block
-cap and unique action ids. Lengths are measured in UTF-16 code units, which is never
-less than Python's code-point count: an emoji-heavy label clipped this way passes
-whichever way Slack counts.
+cap and unique action ids. Lengths are measured in UTF-16 code units (core/clip.py),
+which is never less than Python's code-point count: an emoji-heavy label clipped this
+way passes whichever way Slack counts.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cache
-from importlib import resources
 from typing import Any
 
-import yaml
 from slack_sdk.models.blocks import (
     ActionsBlock,
     Block,
@@ -36,19 +33,20 @@ from adapters.slack.actions import (
     action_id,
     encode_choice,
 )
+from adapters.slack.texts import say
+from core.clip import graphemes, truncate_utf16, utf16_len, utf16_prefix
+from core.limits import (
+    SLACK_ACTIONS_ELEMENTS,
+    SLACK_BLOCKS,
+    SLACK_CONTEXT_TEXT,
+    SLACK_FALLBACK,
+    SLACK_FIELD_TEXT,
+    SLACK_FIELDS,
+    SLACK_HEADER,
+    SLACK_LABEL,
+    SLACK_SECTION_TEXT,
+)
 from core.reply import Card, Choice, Reply, format_source_line
-
-MAX_BLOCKS = 50
-MAX_SECTION_TEXT = 3000
-MAX_FIELD_TEXT = 2000
-MAX_FIELDS = 10
-MAX_HEADER = 150
-MAX_BUTTON_TEXT = 75
-MAX_ACTIONS_ELEMENTS = 25
-MAX_FALLBACK = 3000  # top-level text: notification and screen-reader fallback
-
-_ELLIPSIS = "…"
-_JOINERS = {"\u200d", "\ufe0e", "\ufe0f"}
 
 
 @dataclass(frozen=True)
@@ -60,43 +58,11 @@ class SlackMessage:
         return {"text": self.text, "blocks": list(self.blocks)}
 
 
-@cache
-def texts() -> dict[str, str]:
-    raw = resources.files("adapters.slack").joinpath("texts.yaml").read_text("utf-8")
-    data = yaml.safe_load(raw)
-    return {str(k): str(v) for k, v in data.items()}
-
-
-def utf16_len(text: str) -> int:
-    return len(text.encode("utf-16-le")) // 2
-
-
-def clip(text: str, limit: int) -> str:
-    """At most `limit` UTF-16 units, ending in … when cut; never inside an emoji sequence."""
-    if utf16_len(text) <= limit:
-        return text
-    n = len(_take(text, limit - utf16_len(_ELLIPSIS)))
-    # Never end inside an emoji sequence: back off while the cut would strand a joiner,
-    # a variation selector or a skin tone from the character it belongs to.
-    while n > 0 and (_binds(text[n]) or text[n - 1] == "\u200d"):
-        n -= 1
-    return text[:n] + _ELLIPSIS
-
-
-def _binds(ch: str) -> bool:
-    """True for a character that only makes sense attached to the one before it."""
-    return ch in _JOINERS or _is_modifier(ch)
-
-
-def _is_modifier(ch: str) -> bool:
-    return 0x1F3FB <= ord(ch) <= 0x1F3FF  # skin-tone modifiers
-
-
 def escape_mrkdwn(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def split_text(text: str, limit: int = MAX_SECTION_TEXT) -> list[str]:
+def split_text(text: str, limit: int = SLACK_SECTION_TEXT) -> list[str]:
     """Cut a long text into pieces of at most `limit` units, at line breaks where possible."""
     pieces: list[str] = []
     current = ""
@@ -108,7 +74,8 @@ def split_text(text: str, limit: int = MAX_SECTION_TEXT) -> list[str]:
         if current:
             pieces.append(current)
         while utf16_len(line) > limit:
-            head = _take(line, limit)
+            # At least one grapheme a piece, or a limit below one would never end.
+            head = utf16_prefix(line, limit) or graphemes(line)[0]
             pieces.append(head)
             line = line[len(head) :]
         current = line
@@ -117,32 +84,25 @@ def split_text(text: str, limit: int = MAX_SECTION_TEXT) -> list[str]:
     return pieces
 
 
-def _take(text: str, limit: int) -> str:
-    used, n = 0, 0
-    for ch in text:
-        size = utf16_len(ch)
-        if used + size > limit:
-            break
-        used += size
-        n += 1
-    return text[:n]
-
-
 def _sections(text: str) -> list[Block]:
     # Escaping can lengthen the text, so split what will actually be sent.
     return [SectionBlock(text=MarkdownTextObject(text=p)) for p in split_text(escape_mrkdwn(text))]
 
 
 def _card_blocks(card: Card) -> list[Block]:
-    blocks: list[Block] = [HeaderBlock(text=PlainTextObject(text=clip(card.title, MAX_HEADER)))]
+    blocks: list[Block] = [
+        HeaderBlock(text=PlainTextObject(text=truncate_utf16(card.title, SLACK_HEADER)))
+    ]
     fields = [
         MarkdownTextObject(
-            text=clip(f"*{escape_mrkdwn(r.label)}*\n{escape_mrkdwn(r.value)}", MAX_FIELD_TEXT)
+            text=truncate_utf16(
+                f"*{escape_mrkdwn(r.label)}*\n{escape_mrkdwn(r.value)}", SLACK_FIELD_TEXT
+            )
         )
         for r in card.rows
     ]
-    for i in range(0, len(fields), MAX_FIELDS):
-        blocks.append(SectionBlock(fields=fields[i : i + MAX_FIELDS]))
+    for i in range(0, len(fields), SLACK_FIELDS):
+        blocks.append(SectionBlock(fields=fields[i : i + SLACK_FIELDS]))
     if card.steps:
         blocks += _sections("\n".join(f"{i}. {s}" for i, s in enumerate(card.steps, 1)))
     if card.notes:
@@ -150,14 +110,20 @@ def _card_blocks(card: Card) -> list[Block]:
     source = format_source_line(card)
     if source:
         blocks.append(
-            ContextBlock(elements=[MarkdownTextObject(text=clip(escape_mrkdwn(source), 3000))])
+            ContextBlock(
+                elements=[
+                    MarkdownTextObject(
+                        text=truncate_utf16(escape_mrkdwn(source), SLACK_CONTEXT_TEXT)
+                    )
+                ]
+            )
         )
     if card.link is not None:
         blocks.append(
             ActionsBlock(
                 elements=[
                     ButtonElement(
-                        text=PlainTextObject(text=clip(card.link.label, MAX_BUTTON_TEXT)),
+                        text=PlainTextObject(text=truncate_utf16(card.link.label, SLACK_LABEL)),
                         url=card.link.url,
                         action_id=action_id(LINK, 0),
                     )
@@ -171,21 +137,21 @@ def choice_buttons(items: Sequence[tuple[str | None, Choice]], kind: str = CHOIC
     """Buttons for (node the choice belongs to, choice) pairs, 25 to an actions block."""
     buttons = [
         ButtonElement(
-            text=PlainTextObject(text=clip(c.label, MAX_BUTTON_TEXT)),
+            text=PlainTextObject(text=truncate_utf16(c.label, SLACK_LABEL)),
             action_id=action_id(kind, i),
             value=encode_choice(node, c.value),
         )
         for i, (node, c) in enumerate(items)
     ]
     return [
-        ActionsBlock(elements=buttons[i : i + MAX_ACTIONS_ELEMENTS])
-        for i in range(0, len(buttons), MAX_ACTIONS_ELEMENTS)
+        ActionsBlock(elements=buttons[i : i + SLACK_ACTIONS_ELEMENTS])
+        for i in range(0, len(buttons), SLACK_ACTIONS_ELEMENTS)
     ]
 
 
 def fallback_text(reply: Reply) -> str:
     text = "\n".join(t for t in reply.readable_texts() if t.strip())
-    return clip(text, MAX_FALLBACK) if text.strip() else texts()["fallback"]
+    return truncate_utf16(text, SLACK_FALLBACK) if text.strip() else say("fallback")
 
 
 def reply_blocks(reply: Reply) -> list[Block]:
@@ -196,7 +162,7 @@ def reply_blocks(reply: Reply) -> list[Block]:
         blocks += _card_blocks(reply.card)
     q = reply.date_question
     if q is not None:
-        pieces = split_text(escape_mrkdwn(q.prompt)) or [texts()["date_placeholder"]]
+        pieces = split_text(escape_mrkdwn(q.prompt)) or [say("date_placeholder")]
         blocks += [SectionBlock(text=MarkdownTextObject(text=p)) for p in pieces[:-1]]
         blocks.append(
             SectionBlock(
@@ -204,7 +170,7 @@ def reply_blocks(reply: Reply) -> list[Block]:
                 accessory=DatePickerElement(
                     action_id=action_id(DATE, reply.node),
                     initial_date=q.initial.isoformat(),
-                    placeholder=PlainTextObject(text=texts()["date_placeholder"]),
+                    placeholder=PlainTextObject(text=say("date_placeholder")),
                 ),
             )
         )
@@ -214,8 +180,8 @@ def reply_blocks(reply: Reply) -> list[Block]:
 
 def to_dicts(blocks: list[Block]) -> tuple[dict[str, Any], ...]:
     """Serialise (slack_sdk validates each block here) and check what it does not."""
-    if len(blocks) > MAX_BLOCKS:
-        raise SlackLimitError(f"{len(blocks)} blocks > {MAX_BLOCKS}")
+    if len(blocks) > SLACK_BLOCKS:
+        raise SlackLimitError(f"{len(blocks)} blocks > {SLACK_BLOCKS}")
     out = tuple(b.to_dict() for b in blocks)
     seen: set[str] = set()
     for aid in _action_ids(out):
@@ -241,4 +207,4 @@ def render_reply(reply: Reply) -> SlackMessage:
 
 def render_notice(text: str) -> SlackMessage:
     """A plain message of ours (errors): one section, same fallback text."""
-    return SlackMessage(text=clip(text, MAX_FALLBACK), blocks=to_dicts(_sections(text)))
+    return SlackMessage(text=truncate_utf16(text, SLACK_FALLBACK), blocks=to_dicts(_sections(text)))

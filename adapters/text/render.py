@@ -4,22 +4,26 @@ from __future__ import annotations
 
 from typing import Any
 
+from adapters.text.texts import say
 from core.reply import Reply
 
-DATE_HINT = "（日付は 2026/6/20・6月20日・昨日 のように入力できます）"
+
+def render_banner() -> str:
+    """The line an interactive terminal chat opens with."""
+    return say("banner")
 
 
 def render_plain(reply: Reply) -> str:
     parts = list(reply.readable_texts())
     if reply.asks_date:
-        parts.append(DATE_HINT)
+        parts.append(say("date_hint"))
     if reply.choices:
         parts.append("\n".join(f"  {i}. {c.label}" for i, c in enumerate(reply.choices, 1)))
     return "\n\n".join(parts)
 
 
 def render_json(reply: Reply) -> dict[str, Any]:
-    """The `chat --json` contract of design.md: exactly these four keys."""
+    """The `chat --json` contract of docs/design.md: exactly these four keys."""
     return {
         "node": reply.node,
         "texts": reply.readable_texts(),

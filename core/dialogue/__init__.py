@@ -1,6 +1,7 @@
 """The conversation as data (flow.yaml) and the pure engine that runs it."""
 
-from core.dialogue.engine import FlowDialogue, default_dialogue, lint
+from core.dialogue.checks import lint
+from core.dialogue.engine import FlowDialogue, default_dialogue
 from core.dialogue.graph import to_mermaid
 from core.dialogue.loader import FlowError, load_flow
 from core.dialogue.model import Flow, Node, NodeKind

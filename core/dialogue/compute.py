@@ -23,6 +23,7 @@ from core.policy.calculators import (
     withdrawal,
 )
 from core.policy.rules import RuleVersion
+from core.texts import say
 
 
 @dataclass(frozen=True)
@@ -84,7 +85,7 @@ def computation(
 
 
 def _yen(amount: int) -> str:
-    return f"{amount:,}円"
+    return say("yen", amount=f"{amount:,}")
 
 
 @computation("cancel_today", ("applied", "effective"), rules=("R1",))
@@ -98,7 +99,7 @@ def _cancel_today(ctx: Context) -> Mapping[str, str]:
 def _mnp_out(ctx: Context) -> Mapping[str, str]:
     r = mnp_out(ctx.rules, ctx.today)
     ctx.cite(r.rule)
-    billing = "転出した月の月額料金は日割りにならず、満額です。" if r.month_billed_in_full else ""
+    billing = say("mnp_month_billed_in_full") if r.month_billed_in_full else ""
     return {"fee": _yen(r.fee_yen), "line_ends": r.line_ends, "billing": billing}
 
 
@@ -113,18 +114,18 @@ def _min_period(ctx: Context) -> Mapping[str, str]:
     ctx.cite(r.rule)
     kind = r.rule.str_param("kind")
     inside = (
-        f"いま申し込むと、期間の終わる{format_date_ja(r.period_end)}付けの解約になります。"
+        say("min_period_inside", period_end=format_date_ja(r.period_end))
         if r.inside_period
-        else "最低利用期間はもう終わっています。"
+        else say("min_period_over")
     )
     return {
         "start": format_date_ja(r.billing_start),
         "period_end": format_date_ja(r.period_end),
         "earliest": format_date_ja(r.earliest_effective_cancellation),
         "inside": inside,
-        "rule_text": "利用開始月の末日まで"
-        if kind == "same_month_end"
-        else "利用開始月の翌月の末日まで",
+        "rule_text": say(
+            "min_period_same_month_end" if kind == "same_month_end" else "min_period_next_month_end"
+        ),
     }
 
 
@@ -138,11 +139,11 @@ def _initial(ctx: Context) -> Mapping[str, str]:
     r = initial_cancellation(ctx.day("received_date"), ctx.today, ctx.rules)
     ctx.cite(r.rule)
     if not r.still_possible:
-        status = "期限を過ぎているため、初期契約解除はできません。"
+        status = say("initial_too_late")
     elif r.days_left == 0:
-        status = "今日が最終日です。お急ぎください。"
+        status = say("initial_last_day")
     else:
-        status = f"まだ間に合います（あと{r.days_left}日）。"
+        status = say("initial_days_left", days=str(r.days_left))
     return {
         "received": format_date_ja(r.received_on),
         "last_day": format_date_ja(r.last_day),
@@ -167,15 +168,12 @@ def _withdraw(ctx: Context) -> Mapping[str, str]:
     ctx.cite(r.rule)
     adjusted = ""
     if effective.effective_on != given:
-        adjusted = (
-            f"解約はお申し込みの月の末日付けになるため、{format_date_ja(given)}ではなく"
-            f"{format_date_ja(effective.effective_on)}を解約予定日として判定しました。"
+        adjusted = say(
+            "withdraw_adjusted",
+            given=format_date_ja(given),
+            effective=format_date_ja(effective.effective_on),
         )
-    status = (
-        "いまなら会員専用ページから取り消せます。"
-        if r.possible
-        else "取り消しの期限を過ぎているため、取り消せません。"
-    )
+    status = say("withdraw_possible" if r.possible else "withdraw_too_late")
     return {
         "scheduled": format_date_ja(r.scheduled_day),
         "deadline": format_datetime_ja(r.deadline),
@@ -198,21 +196,21 @@ def _voice_penalty(ctx: Context) -> Mapping[str, str]:
         return {
             "start": format_date_ja(start),
             "end": format_date_ja(end),
-            "result": "終了日が利用開始日より前のため判定できません。「戻る」で直せます。",
+            "result": say("voice_end_before_start"),
             "last_month": "",
         }
     r = voice_penalty(start, end, True, ctx.rules)
     ctx.cite(r.rule)
     result = (
-        f"かかります（{_yen(r.amount_yen)}・{r.tax}）"
+        say("voice_penalty_applies", amount=_yen(r.amount_yen), tax=r.tax)
         if r.applies
-        else "かかりません（12か月目を過ぎています）"
+        else say("voice_penalty_none")
     )
     return {
         "start": format_date_ja(start),
         "end": format_date_ja(end),
         "result": result,
-        "last_month": f"{format_month_ja(r.last_month_charged)}まで",
+        "last_month": say("voice_last_month", month=format_month_ja(r.last_month_charged)),
     }
 
 
@@ -229,12 +227,10 @@ def _proration(ctx: Context) -> Mapping[str, str]:
     ctx.cite(r.rule)
     amount = ""
     if r.amount_yen is not None and fee is not None:
-        amount = f"約{_yen(r.amount_yen)}（月額{_yen(fee)}の場合・税込の目安）"
+        amount = say("proration_amount", amount=_yen(r.amount_yen), fee=_yen(fee))
     return {
         "start": format_date_ja(r.start),
-        "days": f"{r.days_used}日分 / {r.days_in_month}日",
+        "days": say("proration_days", used=str(r.days_used), in_month=str(r.days_in_month)),
         "amount": amount,
-        "cancel_month": "解約する月は日割りにならず、1か月分かかります。"
-        if not r.cancellation_month_prorated
-        else "",
+        "cancel_month": "" if r.cancellation_month_prorated else say("proration_cancel_month"),
     }

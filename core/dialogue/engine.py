@@ -10,15 +10,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import date, datetime
 from functools import cache
-from pathlib import Path
 
 from core.clock import JST
 from core.dialogue import prefill
 from core.dialogue.compute import REGISTRY, Computation, Context
-from core.dialogue.loader import FlowError, load_flow, load_texts
+from core.dialogue.loader import load_flow, load_texts
 from core.dialogue.model import (
-    NAV_MENU,
-    TOPIC_PREFIX,
     Flow,
     Node,
     NodeKind,
@@ -26,12 +23,22 @@ from core.dialogue.model import (
     resolve_token,
 )
 from core.intent import ChoiceSpec, Command, Expectation, Intent, IntentKind
-from core.policy import NoRuleInForce, RuleBook, RulesError, format_date_ja, load_rules
-from core.policy.rules import RuleVersion, validate_rules
-from core.reply import MAX_TEXTS, Card, Choice, DateQuestion, Link, Reply
+from core.limits import MAX_TEXTS
+from core.policy import NoRuleInForce, RuleBook, format_date_ja, load_rules
+from core.policy.rules import RuleVersion
+from core.reply import (
+    NAV_MENU,
+    TOPIC_PREFIX,
+    Card,
+    Choice,
+    DateQuestion,
+    Link,
+    Reply,
+)
 from core.session import Frame, Session
 
-MENU_LABEL = "メニューへ"
+# Intents from a button or a date picker: they carry the node they were rendered for.
+_TIED_TO_A_NODE = frozenset({IntentKind.CHOICE, IntentKind.DATE, IntentKind.BAD_DATE})
 
 
 class FlowDialogue:
@@ -43,14 +50,24 @@ class FlowDialogue:
         computations: Mapping[str, Computation] | None = None,
         texts: Mapping[str, str] | None = None,
     ) -> None:
-        self.flow = flow
+        self._flow = flow
         self._rules = rules
         self._comps = REGISTRY if computations is None else computations
         self._texts = load_texts() if texts is None else texts
 
+    # ---- read-only views for the turn, the adapters' questions and the tests -------------
+
+    @property
+    def flow(self) -> Flow:
+        return self._flow
+
     @property
     def flow_version(self) -> str:
-        return self.flow.version
+        return self._flow.version
+
+    @property
+    def computations(self) -> Mapping[str, Computation]:
+        return self._comps
 
     @property
     def rules(self) -> RuleBook:
@@ -85,16 +102,16 @@ class FlowDialogue:
     ) -> tuple[Session | None, Reply]:
         turn = _Turn(self, now)
         if intent.kind is IntentKind.FORGET:
-            return None, Reply(node=self.flow.start, texts=(self._t("goodbye"),), ends_session=True)
+            return None, Reply(node=self.flow.start, texts=(self.say("goodbye"),))
         notices: list[str] = []
         fresh = session is None
         if session is None:
             if expired:
-                notices.append(self._t("expired"))
-            session = self._new_session()
+                notices.append(self.say("expired"))
+            session = self.new_session()
         elif session.node not in self.flow.nodes:
-            notices.append(self._t("flow_changed"))
-            session, fresh = self._new_session(), True
+            notices.append(self.say("flow_changed"))
+            session, fresh = self.new_session(), True
         elif session.flow_version != self.flow.version:
             pending = tuple(p for p in session.pending if p in self.flow.topics)
             session = replace(session, flow_version=self.flow.version, pending=pending)
@@ -107,16 +124,34 @@ class FlowDialogue:
             reply = replace(reply, texts=_fit([*notices, *reply.texts]))
         return new, reply
 
-    def _new_session(self) -> Session:
+    def new_session(self) -> Session:
         return Session(node=self.flow.start, flow_version=self.flow.version)
 
-    def _t(self, key: str, **values: str) -> str:
+    def say(self, key: str, **values: str) -> str:
+        """A system text of texts.yaml, its {placeholders} filled."""
         return self._texts[key].format(**values) if values else self._texts[key]
 
-    # ---- checks for `iijmio-bot lint` -----------------------------------------------
+    # ---- what adapters ask besides a turn (no session is changed) ------------------
 
-    def lint(self) -> list[str]:
-        return lint()
+    def menu(self, now: datetime, *, anywhere: bool = False) -> Reply:
+        """The reply a new conversation opens with. anywhere: a choice that opens a topic
+        is given as 'topic:<id>', which acts whatever node the conversation is at (App
+        Home buttons outlive the conversation they were published for)."""
+        _, reply = self.step(None, Intent(IntentKind.START), now)
+        if not anywhere:
+            return reply
+        choices = tuple(
+            Choice(c.label, TOPIC_PREFIX + c.value) if c.value in self.flow.topics else c
+            for c in reply.choices
+        )
+        return replace(reply, choices=choices)
+
+    def pending(self, session: Session, now: datetime) -> Reply:
+        """The question a saved conversation waits on, asked again (a resumed chat)."""
+        turn = _Turn(self, now)
+        if session.node not in self.flow.nodes:
+            return turn.show(self.new_session(), [])
+        return turn.ask(turn.landing(session), [])
 
 
 class _Turn:
@@ -135,7 +170,7 @@ class _Turn:
         if kind is IntentKind.COMMAND:
             return self.command(s, intent.value)
         if kind is IntentKind.START:
-            return self.goto(s, self.flow.start, pre=[self.d._t("greeting")])
+            return self.goto(s, self.flow.start, pre=[self.d.say("greeting")])
         if kind is IntentKind.TOPIC:
             topic = self.flow.topics.get(intent.value)
             if topic is not None:
@@ -151,20 +186,21 @@ class _Turn:
                 s = replace(s, pending=cands, no_match=0)
                 return s, self.ask(s, [])
         elif kind is IntentKind.OFF_TOPIC:
-            return self.goto(s, self.flow.start, pre=[self.d._t("off_topic")])
+            return self.goto(s, self.flow.start, pre=[self.d.say("off_topic")])
         if fresh:
             # A new conversation starts at the menu; only a menu button is acted on.
             stale = intent.node is not None and intent.node != self.flow.start
             if kind is not IntentKind.CHOICE or stale:
-                return self.goto(s, self.flow.start, pre=[self.d._t("greeting")])
+                return self.goto(s, self.flow.start, pre=[self.d.say("greeting")])
         node = self.flow.nodes[s.node]
         if kind is IntentKind.THANKS:
             # Politeness is not a failed answer: acknowledge and leave the question open.
             s = replace(s, no_match=0)
-            return s, self.ask(s, [self.d._t("thanks")])
+            return s, self.ask(s, [self.d.say("thanks")])
+        if kind in _TIED_TO_A_NODE and intent.node is not None and intent.node != s.node:
+            # A button or date picker of an earlier question: it must not answer this one.
+            return s, self.ask(s, [self.d.say("stale")])
         if kind is IntentKind.CHOICE:
-            if intent.node is not None and intent.node != s.node:
-                return s, self.ask(s, [self.d._t("stale")])
             said = prefill.legacy_date(intent)
             return self.answered_along(*self.choose(s, node, intent.value), said)
         if kind is IntentKind.DATE and node.kind is NodeKind.DATE and intent.date is not None:
@@ -173,12 +209,12 @@ class _Turn:
                 return self.take_date(s, node, intent.date)
             words, other = clash
             asked = self.flow.slots[node.slot or ""].label
-            text = self.d._t("date_role_clash", said=words, kind=other, asked=asked)
+            text = self.d.say("date_role_clash", said=words, kind=other, asked=asked)
             return replace(s, no_match=0), self.ask(s, [text])
         if kind is IntentKind.BAD_DATE and node.kind is NodeKind.DATE:
-            return s, self.ask(s, [self.d._t("bad_date")])
+            return s, self.ask(s, [self.d.say("bad_date")])
         if kind is IntentKind.VAGUE_DATE and node.kind is NodeKind.DATE:
-            note = self.d._t("vague_date", said=intent.value or "その日")
+            note = self.vague_note(intent.value)
             return s, prefill.offer(self.ask(s, []), node, intent.date_candidates, note, self.today)
         if prefill.told(self.flow, s, [s.node], self.said, self.today).values:
             return self.goto(s, s.node)  # the message answers a question here or ahead
@@ -186,16 +222,16 @@ class _Turn:
 
     def command(self, s: Session, value: str) -> tuple[Session | None, Reply]:
         if value == Command.END:
-            return None, Reply(node=s.node, texts=(self.d._t("goodbye"),), ends_session=True)
+            return None, Reply(node=s.node, texts=(self.d.say("goodbye"),))
         if value == Command.HELP:
-            return s, self.ask(s, [self.d._t("help")])
+            return s, self.ask(s, [self.d.say("help")])
         if value == Command.RESTART:
-            s = self.d._new_session()
+            s = self.d.new_session()
             return s, self.show(s, [])
         if value == Command.BACK:
             if not s.history:
                 s = replace(s, no_match=0, pending=())
-                return s, self.ask(s, [self.d._t("back_at_start")])
+                return s, self.ask(s, [self.d.say("back_at_start")])
             frame = s.history[-1]
             node = frame.node if frame.node in self.flow.nodes else self.flow.start
             s = replace(
@@ -239,7 +275,7 @@ class _Turn:
     def take_date(self, s: Session, node: Node, value: date) -> tuple[Session | None, Reply]:
         lo, hi = resolve_bound(node.min, self.today), resolve_bound(node.max, self.today)
         if not lo <= value <= hi:
-            text = self.d._t("date_out_of_range", min=format_date_ja(lo), max=format_date_ja(hi))
+            text = self.d.say("date_out_of_range", min=format_date_ja(lo), max=format_date_ja(hi))
             return replace(s, no_match=0), self.ask(s, [text])
         assert node.slot is not None and node.next is not None  # the validator guarantees it
         return self.goto(s, node.next, sets={node.slot: value.isoformat()})
@@ -249,17 +285,23 @@ class _Turn:
         node = self.flow.nodes[s.node]
         asks_date = node.kind is NodeKind.DATE and not s.pending
         if s.no_match == 1:
-            return s, self.ask(s, [self.d._t("no_match_1_date" if asks_date else "no_match_1")])
+            return s, self.ask(s, [self.d.say("no_match_1_date" if asks_date else "no_match_1")])
         if s.no_match == 2:
             if asks_date:
-                text = self.d._t("no_match_2_date")
+                text = self.d.say("no_match_2_date")
             else:
                 labels = [c.label for c in self._choices(s, node)][:3]
-                text = self.d._t("no_match_2_choices", examples="」「".join(labels))
+                text = self.d.say("no_match_2_choices", examples="」「".join(labels))
             return s, self.ask(s, [text])
-        reply = self.ask(s, [self.d._t("no_match_3")])
-        if not any(c.value == NAV_MENU for c in reply.choices) and s.node != self.flow.start:
-            reply = replace(reply, choices=(*reply.choices, Choice(MENU_LABEL, NAV_MENU)))
+        reply = self.ask(s, [self.d.say("no_match_3")])
+        if s.node != self.flow.start:
+            # A way out to the menu, unless the question already offers one.
+            reply = replace(
+                reply,
+                choices=self.distinct(
+                    s, (*reply.choices, Choice(self.d.say("menu_button"), NAV_MENU))
+                ),
+            )
         return s, reply
 
     # ---- moving and rendering ---------------------------------------------------------
@@ -279,8 +321,10 @@ class _Turn:
         s = told.apply(s, sets)
         node_id, reused = self.settle(target, dict(s.answers), told.fresh(s, sets))
         s = self.landing(replace(s, node=node_id, no_match=0, pending=()))
-        notes = [*pre, self.d._t("reused")] if reused else list(pre)
-        notes += prefill.understood(self.flow, self.d._t("understood"), s, told)
+        notes = [*pre, self.d.say("reused")] if reused else list(pre)
+        items = prefill.understood(self.flow, s, told)
+        if items:
+            notes.append(self.d.say("understood", items=items))
         return s, self.offer_vague(s, self.show(s, notes))
 
     def offer_vague(self, s: Session, reply: Reply) -> Reply:
@@ -289,8 +333,10 @@ class _Turn:
         rough, candidates = prefill.vague_for(self.flow, node, self.said.facts)
         if rough is None or s.pending or not reply.asks_date:
             return reply
-        note = self.d._t("vague_date", said=rough.said or "その日")
-        return prefill.offer(reply, node, candidates, note, self.today)
+        return prefill.offer(reply, node, candidates, self.vague_note(rough.said), self.today)
+
+    def vague_note(self, said: str) -> str:
+        return self.d.say("vague_date", said=said) if said else self.d.say("vague_date_unnamed")
 
     def settle(
         self, target: str, answers: dict[str, str], fresh: frozenset[str] = frozenset()
@@ -338,7 +384,7 @@ class _Turn:
         return s
 
     def missing_inputs(self, node: Node, answers: Mapping[str, str]) -> bool:
-        comp = self.d._comps.get(node.compute) if node.compute else None
+        comp = self.d.computations.get(node.compute) if node.compute else None
         return comp is not None and any(slot not in answers for slot in comp.needs)
 
     def compute(self, node: Node, answers: Mapping[str, str]) -> dict[str, str]:
@@ -352,7 +398,7 @@ class _Turn:
         if node.compute is None:
             return {}, ()
         ctx = Context(answers=answers, now=self.now, rules=self.d.rules)
-        return self.d._comps[node.compute].run(ctx), tuple(ctx.cited)
+        return self.d.computations[node.compute].run(ctx), tuple(ctx.cited)
 
     def show(self, s: Session, pre: Sequence[str]) -> Reply:
         """The node as seen on arrival: its question, or its whole answer card."""
@@ -363,7 +409,7 @@ class _Turn:
             values, cited = self.compute_cited(node, dict(s.answers))
         except NoRuleInForce:
             # No rule data covers that day: say so rather than guess a date.
-            text = self.d._t("rule_missing")
+            text = self.d.say("rule_missing")
             return Reply(node=s.node, texts=_fit([*pre, text]), choices=self._choices(s, node))
         texts = [*pre]
         if node.text:
@@ -380,24 +426,54 @@ class _Turn:
         node = self.flow.nodes[s.node]
         choices = self._choices(s, node)
         if s.pending:
-            return Reply(node=s.node, texts=_fit([*pre, self.d._t("ambiguous")]), choices=choices)
+            return Reply(node=s.node, texts=_fit([*pre, self.d.say("ambiguous")]), choices=choices)
         if node.kind is NodeKind.DATE:
             lo, hi = resolve_bound(node.min, self.today), resolve_bound(node.max, self.today)
             question = DateQuestion(
                 prompt=node.text, initial=min(max(self.today, lo), hi), min=lo, max=hi
             )
             return Reply(node=s.node, texts=_fit(pre), choices=choices, date_question=question)
-        text = node.text if node.kind is NodeKind.QUESTION else self.d._t("answer_follow_up")
+        text = node.text if node.kind is NodeKind.QUESTION else self.d.say("answer_follow_up")
         return Reply(node=s.node, texts=_fit([*pre, text]), choices=choices)
 
     def _choices(self, s: Session, node: Node) -> tuple[Choice, ...]:
         if s.pending:
             topics = [self.flow.topics[t] for t in s.pending if t in self.flow.topics]
-            return (
+            offered = (
                 *(Choice(t.label, TOPIC_PREFIX + t.id) for t in topics),
-                Choice(MENU_LABEL, NAV_MENU),
+                Choice(self.d.say("menu_button"), NAV_MENU),
             )
-        return tuple(Choice(c.label, c.value) for c in node.choices)
+        else:
+            offered = tuple(Choice(c.label, c.value) for c in node.choices)
+        return self.distinct(s, offered)
+
+    def distinct(self, s: Session, choices: Sequence[Choice]) -> tuple[Choice, ...]:
+        """The first of any choices that share a label or lead to the same place (two
+        「メニューへ」 buttons would only make the customer wonder which is right)."""
+        labels: set[str] = set()
+        places: set[tuple[str, tuple[tuple[str, str], ...]]] = set()
+        kept: list[Choice] = []
+        for c in choices:
+            place = self.destination(s, c.value)
+            if c.label in labels or place in places:
+                continue
+            labels.add(c.label)
+            places.add(place)
+            kept.append(c)
+        return tuple(kept)
+
+    def destination(self, s: Session, value: str) -> tuple[str, tuple[tuple[str, str], ...]]:
+        """Where a choice leads from the current node, with what it records on the way."""
+        if value.startswith(TOPIC_PREFIX):
+            topic = self.flow.topics.get(value[len(TOPIC_PREFIX) :])
+            if topic is not None:
+                return topic.node, ()
+        choice = self.flow.nodes[s.node].choice(value)
+        if choice is not None:
+            return choice.next, choice.sets
+        if value == NAV_MENU:
+            return self.flow.start, ()
+        return value, ()
 
     def card(
         self,
@@ -409,7 +485,7 @@ class _Turn:
         def fill(template: str) -> str:
             return template.format(**values).strip()
 
-        from_message = self.d._t("from_message")
+        from_message = self.d.say("from_message")
         rows = prefill.card_rows(self.flow, node.rows, fill, answers or {}, from_message)
         # Every card states the date of the knowledge behind it, not only the dated rules:
         # procedures (F1–F15) change too, and the user must know how fresh the answer is.
@@ -449,25 +525,3 @@ def _fit(texts: Sequence[str]) -> tuple[str, ...]:
 @cache
 def default_dialogue() -> FlowDialogue:
     return FlowDialogue(load_flow())
-
-
-def lint(flow_path: Path | None = None, rules_path: Path | None = None) -> list[str]:
-    """Problems of the flow and rule data (the shipped files unless paths are given), for
-    `iijmio-bot lint`; empty means sound. Rule problems are reported one by one, prefixed."""
-    from core.dialogue.loader import read_raw
-    from core.dialogue.validator import validate_flow
-
-    problems: list[str] = []
-    rule_ids: list[str] | None = None
-    try:
-        book = load_rules(rules_path, strict=False) if rules_path else load_rules()
-        problems += [f"rules: {p}" for p in validate_rules(book)]
-        rule_ids = list(book.rule_ids())
-    except RulesError as exc:  # broken rule data is reported with the flow's problems
-        problems.append(f"rules: {exc}")
-    try:
-        raw, _ = read_raw(flow_path)
-    except FlowError as exc:
-        return [*problems, *(f"flow: {p}" for p in exc.problems)]
-    problems += [f"flow: {p}" for p in validate_flow(raw, rule_ids=rule_ids)]
-    return problems

@@ -12,10 +12,11 @@ import yaml
 
 from core.dialogue.model import Flow, parse_flow
 from core.dialogue.validator import validate_flow
+from core.nlu import topic_ids
+from core.texts import CORE_TEXTS_PATH, TextsError, read_texts
 
 HERE = Path(__file__).parent
 FLOW_PATH = HERE / "flow.yaml"
-TEXTS_PATH = HERE / "texts.yaml"
 
 
 class FlowError(ValueError):
@@ -42,7 +43,8 @@ def read_raw(path: Path | None = None) -> tuple[Any, str]:
 
 def load_flow(path: Path | None = None) -> Flow:
     raw, version = read_raw(path)
-    problems = validate_flow(raw)
+    # Every topic understanding can produce must lead somewhere, or it would be ignored.
+    problems = validate_flow(raw, topic_ids=topic_ids())
     flow, _ = parse_flow(raw, version)
     if problems or flow is None:
         raise FlowError(problems or ["flow could not be parsed"])
@@ -50,8 +52,8 @@ def load_flow(path: Path | None = None) -> Flow:
 
 
 @cache
-def load_texts(path: Path = TEXTS_PATH) -> Mapping[str, str]:
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    if not isinstance(data, dict):
-        raise FlowError([f"{path.name}: must be a mapping of text ids to texts"])
-    return {str(k): str(v) for k, v in data.items()}
+def load_texts(path: Path = CORE_TEXTS_PATH) -> Mapping[str, str]:
+    try:
+        return read_texts(path)
+    except TextsError as exc:
+        raise FlowError([str(exc)]) from exc

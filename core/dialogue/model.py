@@ -15,10 +15,6 @@ from typing import Any
 from core.dialogue.slots import SlotSpec, parse_slots
 from core.policy.calendar import month_end
 
-# Values with these prefixes are handled by the engine itself at any node.
-TOPIC_PREFIX = "topic:"
-NAV_MENU = "nav:menu"
-
 
 class NodeKind(StrEnum):
     QUESTION = "question"

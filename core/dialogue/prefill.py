@@ -29,9 +29,11 @@ from core.dialogue.model import Flow, Node, NodeKind, Row, resolve_bound
 from core.dialogue.slots import DATE_FACT, DATE_PREFIX, SlotSpec
 from core.dialogue.validator import edges
 from core.intent import DateFact, DateRole, Facts, Intent, IntentKind
+from core.limits import MAX_TEXTS
 from core.policy import format_date_ja
-from core.reply import MAX_TEXTS, Choice, FactRow, Reply
+from core.reply import Choice, FactRow, Reply
 from core.session import Session
+from core.texts import say
 
 MARK = "~msg"  # answers key: the slots whose value came from a message, comma-separated
 # The kinds of message whose facts may fill slots. Commands, greetings and off-topic
@@ -195,7 +197,7 @@ def display(flow: Flow, slot: str, value: str) -> str:
             except ValueError:
                 return value
         if spec.fact == "amount_yen" and value.isdigit():
-            return f"{int(value):,}円"
+            return say("yen", amount=f"{int(value):,}")
     for node in flow.nodes.values():
         if node.slot == slot:
             for c in node.choices:
@@ -227,16 +229,16 @@ def card_rows(
     return tuple(out)
 
 
-def understood(flow: Flow, template: str, s: Session, told: Told) -> list[str]:
-    """A line naming what the message filled, unless the card shown names it itself."""
+def understood(flow: Flow, s: Session, told: Told) -> str:
+    """What the message filled, one「・label: value」line each, leaving out what the card
+    shown names itself; empty when there is nothing to say."""
     node = flow.nodes[s.node]
     shown = {r.slot for r in node.rows} if node.kind is NodeKind.ANSWER else set()
-    items = [
-        f"{flow.slots[slot].label}: {display(flow, slot, told.values[slot])}"
+    return "\n".join(
+        f"・{flow.slots[slot].label}: {display(flow, slot, told.values[slot])}"
         for slot in sorted(told.marked - shown, key=list(flow.slots).index)
         if slot in flow.slots
-    ]
-    return [template.format(items="、".join(items))] if items else []
+    )
 
 
 def role_clash(flow: Flow, node: Node, intent: Intent) -> tuple[str, str] | None:

@@ -10,8 +10,6 @@ from typing import Any
 
 from core.dialogue.compute import REGISTRY, Computation
 from core.dialogue.model import (
-    NAV_MENU,
-    TOPIC_PREFIX,
     Flow,
     Node,
     NodeKind,
@@ -19,32 +17,40 @@ from core.dialogue.model import (
     resolve_bound,
 )
 from core.dialogue.slots import DATE_FACT, DATE_PREFIX
-from core.reply import MAX_CHOICES, MAX_TITLE, MAX_VALUE
+from core.limits import (
+    LINE_LABEL,
+    MAX_CARD_NOTES,
+    MAX_CARD_ROWS,
+    MAX_CARD_STEPS,
+    MAX_CHOICES,
+    MAX_TITLE,
+    MAX_VALUE,
+    SLACK_LABEL,
+)
+from core.reply import NAV_MENU, TOPIC_PREFIX
 
-LINE_LABEL = 20
-SLACK_LABEL = 75
-MAX_CARD_ROWS = 6
-MAX_CARD_STEPS = 6
 SET_TOKENS = ("$today", "$month_end")
 
 
 def validate_flow(
     raw: Any,
     *,
-    topic_ids: Iterable[str] | None = None,
+    topic_ids: Iterable[str] = (),
+    topic_labels: Mapping[str, str] | None = None,
     computations: Mapping[str, Computation] | None = None,
     rule_ids: Iterable[str] | None = None,
 ) -> list[str]:
     """Every problem of a raw (YAML-loaded) flow, as readable lines; empty when it is sound.
 
-    topic_ids default to core.nlu's lexicon; rule_ids, when given, must cover every
-    rule an answer declares.
+    topic_ids (understanding's topics) each need an entry node; topic_labels, when given,
+    are other copies of the topics' labels that must equal the flow's (which customers
+    see); rule_ids, when given, must cover every rule an answer declares.
     """
     flow, errors = parse_flow(raw)
     if flow is None:
         return errors
     comps = REGISTRY if computations is None else computations
-    wanted_topics = set(_nlu_topic_ids() if topic_ids is None else topic_ids)
+    wanted_topics = set(topic_ids)
     known_rules = None if rule_ids is None else set(rule_ids)
     errors += _check_targets(flow)
     errors += _check_reachable(flow)
@@ -59,15 +65,10 @@ def validate_flow(
     for t in flow.topics.values():
         if len(t.label) > LINE_LABEL:
             errors.append(f"topic {t.id}: label {t.label!r} longer than {LINE_LABEL}")
+        other = (topic_labels or {}).get(t.id)
+        if other is not None and other != t.label:
+            errors.append(f"topic {t.id}: label {t.label!r} but the lexicon says {other!r}")
     return errors
-
-
-def _nlu_topic_ids() -> tuple[str, ...]:
-    try:
-        from core.nlu import topic_ids
-    except ImportError:  # understanding not installed yet: check the flow's own topics only
-        return ()
-    return tuple(topic_ids())
 
 
 def edges(node: Node) -> list[str]:
@@ -217,6 +218,13 @@ def _check_choices(where: str, node: Node) -> list[str]:
     values = [c.value for c in node.choices]
     for dup in sorted({v for v in values if values.count(v) > 1}):
         errors.append(f"{where}: choice value {dup!r} used twice")
+    # The engine would show only the first of two such buttons; say so at lint time.
+    labels = [c.label for c in node.choices]
+    for dup in sorted({label for label in labels if labels.count(label) > 1}):
+        errors.append(f"{where}: choice label {dup!r} used twice")
+    places = [(c.next, c.sets) for c in node.choices]
+    for target, _sets in sorted({p for p in places if places.count(p) > 1}):
+        errors.append(f"{where}: two choices lead to {target!r} with the same answers")
     # +1: the engine may add a menu button when a user is stuck
     if len(node.choices) + 1 > MAX_CHOICES:
         errors.append(f"{where}: {len(node.choices)} choices, at most {MAX_CHOICES - 1}")
@@ -244,8 +252,15 @@ def _check_answer(
         errors.append(f"{where}: an answer needs a title")
     if len(node.title) > MAX_TITLE:
         errors.append(f"{where}: title longer than {MAX_TITLE}")
-    if len(node.rows) > MAX_CARD_ROWS or len(node.steps) > MAX_CARD_STEPS:
-        errors.append(f"{where}: card over {MAX_CARD_ROWS} rows or {MAX_CARD_STEPS} steps")
+    if (
+        len(node.rows) > MAX_CARD_ROWS
+        or len(node.steps) > MAX_CARD_STEPS
+        or len(node.notes) > MAX_CARD_NOTES
+    ):
+        errors.append(
+            f"{where}: card over {MAX_CARD_ROWS} rows, {MAX_CARD_STEPS} steps"
+            f" or {MAX_CARD_NOTES} notes"
+        )
     if not node.choices:
         errors.append(f"{where}: dead end (an answer needs follow-up choices)")
     elif not any(c.next == flow.start for c in node.choices):

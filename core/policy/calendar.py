@@ -6,8 +6,11 @@ from datetime import date, datetime
 
 from dateutil.relativedelta import relativedelta
 
-from core.clock import JST
+from core.clock import JST, format_date_ja, to_jst, today_jst
 
+# JST, to_jst, today_jst and format_date_ja live in core.clock (one rule for naive
+# datetimes, and a date format the reply model can use without the policy); they are
+# re-exported here so the policy's calendar stays one import.
 __all__ = [
     "JST",
     "format_date_ja",
@@ -19,19 +22,6 @@ __all__ = [
     "today_jst",
 ]
 
-_WEEKDAYS_JA = "月火水木金土日"
-
-
-def to_jst(dt: datetime) -> datetime:
-    # A naive datetime would silently take the server's zone: refuse it.
-    if dt.tzinfo is None or dt.utcoffset() is None:
-        raise ValueError(f"an aware datetime is required, got naive {dt!r}")
-    return dt.astimezone(JST)
-
-
-def today_jst(now: datetime) -> date:
-    return to_jst(now).date()
-
 
 def month_end(d: date) -> date:
     return _as_date(d) + relativedelta(day=31)
@@ -39,11 +29,6 @@ def month_end(d: date) -> date:
 
 def month_start(d: date) -> date:
     return _as_date(d).replace(day=1)
-
-
-def format_date_ja(d: date) -> str:
-    d = _as_date(d)
-    return f"{d.year}年{d.month}月{d.day}日({_WEEKDAYS_JA[d.weekday()]})"
 
 
 def format_datetime_ja(dt: datetime) -> str:
@@ -57,7 +42,5 @@ def format_month_ja(d: date) -> str:
 
 
 def _as_date(d: date) -> date:
-    # datetime is a date subclass; an aware one is read on the JST calendar.
-    if isinstance(d, datetime):
-        return to_jst(d).date()
-    return d
+    # datetime is a date subclass; it is read on the JST calendar.
+    return today_jst(d) if isinstance(d, datetime) else d

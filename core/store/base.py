@@ -1,6 +1,6 @@
 """The session-store seam. Redis in production, memory for the local chat.
 
-Key layout (design.md): iijbot:v1:{<platform>:<workspace>:<user>}:session and
+Key layout (docs/design.md): iijbot:v1:{<platform>:<workspace>:<user>}:session and
 …}:evt:<event id>; the braces are a Redis Cluster hash tag so one Lua script can
 touch every key of one conversation.
 """
@@ -15,7 +15,7 @@ from core.inbound import ConversationKey
 from core.session import Session
 
 DEFAULT_SESSION_TTL = 24 * 3600
-EVENT_TTL = 3600  # ≥ 15 min (design.md); LINE/Slack redeliver within minutes
+EVENT_TTL = 3600  # ≥ 15 min (docs/design.md); LINE/Slack redeliver within minutes
 EXPIRED_MARKER_TTL = 30 * 24 * 3600  # how long we remember "there was a conversation"
 
 

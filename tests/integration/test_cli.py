@@ -1,5 +1,5 @@
 """The `iijmio-bot` console program, run as a real subprocess: the chat contract of
-design.md (--json, --now, --user, --redis), lint and graph."""
+docs/design.md (--json, --now, --user, --redis), lint and graph."""
 
 from __future__ import annotations
 

@@ -8,8 +8,8 @@ from typing import Any
 from linebot.v3.messaging import ReplyMessageRequest
 
 from adapters.line import postback
-from adapters.line.limits import graphemes, utf16_len
 from adapters.line.render import render_reply
+from core.clip import graphemes, utf16_len
 from core.reply import Reply
 from tests.flow_walk import reachable_replies, resting_nodes
 

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from adapters.line import setup_rich_menu
-from adapters.line.limits import graphemes
 from adapters.line.richmenu import data_api_base_url
+from core.clip import graphemes
 from core.dialogue import default_dialogue
 from core.intent import Expectation, IntentKind
 from core.nlu import understand

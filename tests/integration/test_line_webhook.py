@@ -115,6 +115,34 @@ async def test_choice_then_date_picker_gives_the_dated_card(
     assert session is not None and session.answer("received_date") == "2026-06-20"
 
 
+def _picker(messages: list[dict[str, Any]]) -> dict[str, Any]:
+    action: dict[str, Any] = messages[-1]["quickReply"]["items"][0]["action"]
+    assert action["type"] == "datetimepicker"
+    return action
+
+
+async def test_an_older_date_picker_does_not_fill_the_current_question(
+    line: LineHarness, aredis: aioredis.Redis
+) -> None:
+    await line.send(line.postback("n=menu&v=fees"))
+    await line.send(line.postback("n=fees&v=old"))
+    await line.send(line.postback("n=fees_sim&v=voice"))
+    start_picker = _picker(line.stub.delivered[-1].messages)  # 利用開始日
+    await line.send(line.postback(start_picker["data"], params={"date": "2026-01-10"}))
+    _picker(line.stub.delivered[-1].messages)  # now the end date is asked
+
+    # The customer scrolls up and taps the start-date picker again.
+    resp = await line.send(line.postback(start_picker["data"], params={"date": "2026-03-01"}))
+    assert resp.status_code == 200
+    again = line.stub.delivered[-1].messages
+    assert "受付を終了しました" in _all_text(again)
+    _picker(again)  # the end date is asked again, with its own picker
+    session = await _session(aredis)
+    assert session is not None and session.node == "fees_end"
+    assert session.answer("start_date") == "2026-01-10"
+    assert session.answer("voice_end") is None
+
+
 async def test_typed_date_works_like_the_picker(line: LineHarness) -> None:
     await line.send(line.postback("n=menu&v=initial"))
     await line.send(line.text("6月20日"))
@@ -286,12 +314,26 @@ async def test_push_fallback_retried_after_lost_answer_is_not_sent_twice(
     assert len(line.stub.delivered) == 1
 
 
+async def test_a_push_refused_for_load_is_retried_with_its_key_and_arrives_once(
+    line: LineHarness,
+) -> None:
+    line.stub.fail_next("/v2/bot/message/push", 429)
+    ev = line.text("解約したい", reply_token="expired-reply-token")
+    assert (await line.send(ev)).status_code == 200
+    assert len(line.stub.calls("/v2/bot/message/reply")) == 1  # a reply is never retried
+    pushes = line.stub.calls("/v2/bot/message/push")
+    assert [p.status for p in pushes] == [429, 200]
+    assert {p.headers["x-line-retry-key"] for p in pushes} == {retry_key(ev["webhookEventId"])}
+    (d,) = line.stub.delivered
+    assert d.method == "push" and "解約" in _all_text(d.messages)
+
+
 @pytest.mark.parametrize("status", [429, 500])
 async def test_line_error_on_reply_is_logged_and_the_next_message_works(
     line: LineHarness, aredis: aioredis.Redis, caplog: pytest.LogCaptureFixture, status: int
 ) -> None:
     line.stub.fail_next("/v2/bot/message/reply", status)
-    with caplog.at_level(logging.WARNING, logger="adapters.line"):
+    with caplog.at_level(logging.WARNING, logger="iijbot.line"):
         resp = await line.send(line.postback("n=menu&v=initial"))
     assert resp.status_code == 200
     assert line.stub.delivered == []

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import logging
 import os
 import signal
@@ -26,7 +23,7 @@ import uvicorn
 from bots.server import create_app
 from bots.settings import ENV_VARS, Settings
 from core.clock import JST, FixedClock
-from tests.integration import line_stub
+from tests.integration import line_stub, slack_stub
 from tests.integration.line_stub import LineHarness, LineStub, serve
 
 pytestmark = pytest.mark.integration
@@ -187,10 +184,6 @@ def test_a_half_configured_platform_names_only_the_missing_variable(
     assert LINE_SECRET not in caplog.text
 
 
-def line_signature(body: bytes, secret: str = LINE_SECRET) -> str:
-    return base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
-
-
 def test_line_is_mounted_when_both_secrets_are_set(
     redis_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -204,12 +197,14 @@ def test_line_is_mounted_when_both_secrets_are_set(
     body = b'{"destination": "U0", "events": []}'
     with running(Settings.from_env(env)) as client:
         verify = client.post(
-            "/line/webhook", content=body, headers={"X-Line-Signature": line_signature(body)}
+            "/line/webhook",
+            content=body,
+            headers={"X-Line-Signature": line_stub.sign(body, LINE_SECRET)},
         )
         forged = client.post(
             "/line/webhook",
             content=body,
-            headers={"X-Line-Signature": line_signature(body, "not-the-secret")},
+            headers={"X-Line-Signature": line_stub.sign(body, "not-the-secret")},
         )
         wrong_method = client.get("/line/webhook")
     # The console's Verify button sends an empty event list and needs a 200.
@@ -222,14 +217,8 @@ def test_line_is_mounted_when_both_secrets_are_set(
         assert secret not in caplog.text
 
 
-def slack_headers(body: bytes, secret: str, ts: int) -> dict[str, str]:
-    base = f"v0:{ts}:".encode() + body
-    digest = hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
-    return {
-        "X-Slack-Request-Timestamp": str(ts),
-        "X-Slack-Signature": f"v0={digest}",
-        "Content-Type": "application/json",
-    }
+def slack_json_headers(body: bytes, secret: str, ts: int) -> dict[str, str]:
+    return {**slack_stub.sign(body, ts, secret), "Content-Type": "application/json"}
 
 
 def test_slack_is_mounted_when_both_secrets_are_set_and_answers_url_verification(
@@ -246,10 +235,10 @@ def test_slack_is_mounted_when_both_secrets_are_set_and_answers_url_verification
     now = int(time.time())
     with running(Settings.from_env(env)) as client:
         verified = client.post(
-            "/slack/events", content=body, headers=slack_headers(body, SLACK_SECRET, now)
+            "/slack/events", content=body, headers=slack_json_headers(body, SLACK_SECRET, now)
         )
         forged = client.post(
-            "/slack/events", content=body, headers=slack_headers(body, "wrong-secret", now)
+            "/slack/events", content=body, headers=slack_json_headers(body, "wrong-secret", now)
         )
         line = client.post("/line/webhook", content=b'{"events": []}')
     # The Events API's URL check must echo the challenge, or Slack refuses the request URL.
@@ -386,7 +375,7 @@ async def test_a_signed_line_follow_is_answered_through_the_composed_server(
     assert response.status_code == 200
     [delivered] = stub.delivered
     assert delivered.method == "reply" and delivered.target == follow["replyToken"]
-    # The conversation was committed to the Redis the settings named, under the design's key.
+    # Committed to the Redis the settings named, under the key layout of docs/design.md.
     keys = [
         k.decode() if isinstance(k, bytes) else k
         for k in await aredis.keys("iijbot:v1:{line:*}:session")

@@ -107,6 +107,35 @@ async def test_buttons_and_datepicker_reach_a_dated_answer(
     assert session is not None and start.isoformat() in dict(session.answers).values()
 
 
+async def test_an_older_datepicker_does_not_fill_the_current_question(
+    env: Env, aredis: aioredis.Redis
+) -> None:
+    menu = await _menu(env)
+    await env.slack.action(env.slack.action_payload(button(menu["blocks"], "違約金・手数料")))
+    await env.idle()
+    plan = env.stub.of("response_url")[-1].body
+    await env.slack.action(env.slack.action_payload(button(plan["blocks"], "旧プラン")))
+    await env.idle()
+    sim = env.stub.of("response_url")[-1].body
+    await env.slack.action(env.slack.action_payload(button(sim["blocks"], "音声通話SIM")))
+    await env.idle()
+    start_picker = datepicker(env.stub.of("response_url")[-1].body["blocks"])  # 利用開始日
+    await env.slack.action(env.slack.action_payload(start_picker, selected_date="2026-01-10"))
+    await env.idle()
+    datepicker(env.stub.of("response_url")[-1].body["blocks"])  # now the end date is asked
+
+    # An older message's start-date picker, used again.
+    await env.slack.action(env.slack.action_payload(start_picker, selected_date="2026-03-01"))
+    await env.idle()
+    again = env.stub.of("response_url")[-1].body
+    assert "受付を終了しました" in all_text(again)
+    datepicker(again["blocks"])  # the end date is asked again
+    session = await _session(aredis)
+    assert session is not None and session.node == "fees_end"
+    assert session.answer("start_date") == "2026-01-10"
+    assert session.answer("voice_end") is None
+
+
 async def test_dm_and_mention_continue_the_same_conversation(
     env: Env, aredis: aioredis.Redis
 ) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from datetime import datetime
 
@@ -151,3 +152,33 @@ async def test_forgetting_drops_the_session_and_no_timeout_notice_follows(
     back = await runner.run(inbound(2))
     assert back.reply is not None and back.version == 1
     assert not any(load_texts()["expired"] in t for t in back.reply.texts)
+
+
+async def test_typed_text_reaches_the_turn_log_only_when_asked(
+    store: RedisSessionStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    typed = "解約したい090-1234-5678"
+    with caplog.at_level(logging.INFO, logger="iijbot.turn"):
+        await runner_for(store).run(Inbound(KEY, InboundKind.TEXT, text=typed))
+        assert "turn outcome=ok" in caplog.text and typed not in caplog.text
+        debugging = TurnRunner(store, default_dialogue(), FixedClock(NOW), log_text=True)
+        await debugging.run(Inbound(KEY, InboundKind.TEXT, text=typed))
+    assert typed in caplog.text
+
+
+async def test_the_runner_answers_an_adapters_questions_without_a_turn(
+    store: RedisSessionStore,
+) -> None:
+    runner = runner_for(store)
+    assert await runner.pending(KEY) is None  # no conversation yet
+    assert (await runner.expectation(KEY)).node == "menu"
+    await runner.run(Inbound(KEY, InboundKind.CHOICE, choice_value="fees", choice_node="menu"))
+    before = await stored(store)
+
+    expect = await runner.expectation(KEY)
+    assert expect.node == "fees" and "old" in [c.value for c in expect.choices]
+    again = await runner.pending(KEY)
+    assert again is not None and again.node == "fees" and again.choices
+    menu = runner.menu(anywhere=True)
+    assert menu.node == "menu" and "topic:cancel" in [c.value for c in menu.choices]
+    assert await stored(store) == before  # asking changed nothing

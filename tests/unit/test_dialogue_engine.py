@@ -93,6 +93,31 @@ def test_stale_button_changes_nothing(dialogue: FlowDialogue) -> None:
     assert [c.value for c in reply.choices] == ["voice", "data"]
 
 
+def test_stale_date_picker_changes_nothing(dialogue: FlowDialogue) -> None:
+    # The start-date picker tapped while the end date is asked: not an end date.
+    before = at(
+        dialogue,
+        "fees_end",
+        answers=(("plan", "old"), ("sim", "voice"), ("start_date", "2026-01-10")),
+    )
+    stale = Intent(IntentKind.DATE, date=date(2026, 3, 1), node="fees_start")
+    after, reply = dialogue.step(before, stale, NOW)
+    assert after == before
+    assert "受付を終了しました" in all_texts(reply)
+    assert reply.date_question is not None  # the end date is asked again
+
+
+def test_date_picker_of_the_current_question_is_taken(dialogue: FlowDialogue) -> None:
+    before = at(
+        dialogue,
+        "fees_end",
+        answers=(("plan", "old"), ("sim", "voice"), ("start_date", "2026-01-10")),
+    )
+    picked = Intent(IntentKind.DATE, date=date(2026, 3, 1), node="fees_end")
+    after, _ = dialogue.step(before, picked, NOW)
+    assert after is not None and after.answer("voice_end") == "2026-03-01"
+
+
 def test_unknown_choice_value_is_a_slip(dialogue: FlowDialogue) -> None:
     s, _reply = dialogue.step(at(dialogue, "fees"), Intent(IntentKind.CHOICE, "platinum"), NOW)
     assert s is not None and s.node == "fees" and s.no_match == 1
@@ -114,6 +139,36 @@ def test_menu_button_offered_when_stuck_works(dialogue: FlowDialogue) -> None:
     menu = next(c for c in reply.choices if c.label == "メニューへ")
     s, reply = dialogue.step(s, Intent(IntentKind.CHOICE, menu.value, node="fees"), NOW)
     assert s is not None and s.node == "menu"
+
+
+def test_stuck_on_a_card_that_has_a_menu_button_gets_no_second_one(
+    dialogue: FlowDialogue,
+) -> None:
+    # 解約したい, then three messages not understood: the card already offers メニューへ.
+    _, reply = dialogue.step(at(dialogue, "cancel", no_match=2), Intent(IntentKind.UNKNOWN), NOW)
+    assert "0570-09-4400" in all_texts(reply)
+    assert [c.label for c in reply.choices].count("メニューへ") == 1
+
+
+def test_menu_anywhere_gives_topic_buttons_that_work_at_any_node(
+    dialogue: FlowDialogue,
+) -> None:
+    plain = dialogue.menu(NOW)
+    anywhere = dialogue.menu(NOW, anywhere=True)
+    assert [c.label for c in anywhere.choices] == [c.label for c in plain.choices]
+    cancel = next(c for c in anywhere.choices if c.label == "解約の手順")
+    assert cancel.value == "topic:cancel"
+    assert next(c for c in anywhere.choices if c.label == "ほかの項目").value == "more"
+    # Pressed deep in another question, it still opens that topic.
+    s, _ = dialogue.step(at(dialogue, "fees_sim"), Intent(IntentKind.CHOICE, cancel.value), NOW)
+    assert s is not None and s.node == "cancel"
+
+
+def test_pending_asks_the_waiting_question_again_without_a_card(dialogue: FlowDialogue) -> None:
+    reply = dialogue.pending(at(dialogue, "fees_end", answers=(("start_date", "2026-01-10"),)), NOW)
+    assert reply.node == "fees_end" and reply.date_question is not None
+    gone = dialogue.pending(at(dialogue, "removed_node"), NOW)
+    assert gone.node == "menu" and gone.choices
 
 
 def test_topic_keeps_answers_and_skips_known_questions(dialogue: FlowDialogue) -> None:
@@ -143,7 +198,7 @@ def test_history_stays_bounded(dialogue: FlowDialogue) -> None:
 def test_end_and_forget_drop_the_session(dialogue: FlowDialogue) -> None:
     for intent in (cmd(Command.END), Intent(IntentKind.FORGET)):
         s, reply = dialogue.step(at(dialogue, "fees"), intent, NOW)
-        assert s is None and reply.ends_session
+        assert s is None and "ありがとうございました" in all_texts(reply)
         reply.validate()
 
 

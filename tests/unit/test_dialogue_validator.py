@@ -12,7 +12,9 @@ import yaml
 
 from core.dialogue import FlowError, lint, load_flow, to_mermaid, validate_flow
 from core.dialogue.loader import FLOW_PATH, read_raw
+from core.limits import MAX_CARD_NOTES, MAX_CARD_ROWS, MAX_CARD_STEPS
 from core.nlu import topic_ids
+from core.reply import Card, FactRow, Reply, ReplyLimitError
 
 
 @pytest.fixture
@@ -80,10 +82,26 @@ def test_choice_values_unique_and_short(raw: dict[str, Any]) -> None:
 
 def test_topic_without_entry_node(raw: dict[str, Any]) -> None:
     del raw["topics"]["esim"]
-    assert "topic esim: no entry node in the flow" in validate_flow(raw)
+    assert "topic esim: no entry node in the flow" in validate_flow(raw, topic_ids=topic_ids())
     assert "topic mioひかり: no entry node in the flow" in validate_flow(
         raw, topic_ids=["mioひかり"]
     )
+
+
+def test_two_choices_with_one_label_or_one_destination(raw: dict[str, Any]) -> None:
+    choices = raw["nodes"]["menu"]["choices"]
+    choices.append({"label": "解約の手順", "value": "cancel2", "next": "mnp"})
+    choices.append({"label": "MNPへ", "value": "mnp2", "next": "mnp"})
+    problems = validate_flow(raw)
+    assert "node menu: choice label '解約の手順' used twice" in problems
+    assert "node menu: two choices lead to 'mnp' with the same answers" in problems
+
+
+def test_a_topic_label_elsewhere_must_equal_the_flows(raw: dict[str, Any]) -> None:
+    # The flow's label is what customers see; another copy that drifts is reported.
+    problems = validate_flow(raw, topic_labels={"esim": "eSIMをやめる"})
+    assert "topic esim: label 'eSIMの解約' but the lexicon says 'eSIMをやめる'" in problems
+    assert validate_flow(raw, topic_labels={"esim": "eSIMの解約"}) == []
 
 
 def test_unknown_compute_and_uncomputed_variable(raw: dict[str, Any]) -> None:
@@ -92,6 +110,31 @@ def test_unknown_compute_and_uncomputed_variable(raw: dict[str, Any]) -> None:
     problems = validate_flow(raw)
     assert "node mnp: unknown compute 'no_such_thing'" in problems
     assert "node cancel: template variable {not_made} is not computed" in problems
+
+
+@pytest.mark.parametrize(
+    ("part", "limit"),
+    [("rows", MAX_CARD_ROWS), ("steps", MAX_CARD_STEPS), ("notes", MAX_CARD_NOTES)],
+)
+def test_the_flow_and_a_reply_hold_cards_to_the_same_length(
+    raw: dict[str, Any], part: str, limit: int
+) -> None:
+    """One number per fact: a card the flow validator lets through is one a Reply may hold,
+    and one item more is refused by both."""
+    item: Any = {"label": "x", "value": "y"} if part == "rows" else "y"
+    value: Any = FactRow("x", "y") if part == "rows" else "y"
+    problem = (
+        f"node cancel: card over {MAX_CARD_ROWS} rows, {MAX_CARD_STEPS} steps"
+        f" or {MAX_CARD_NOTES} notes"
+    )
+    raw["nodes"]["cancel"]["rows"] = []
+    raw["nodes"]["cancel"][part] = [item] * limit
+    assert problem not in validate_flow(raw)
+    Reply(node="cancel", card=Card(title="t", **{part: (value,) * limit})).validate()
+    raw["nodes"]["cancel"][part] = [item] * (limit + 1)
+    assert problem in validate_flow(raw)
+    with pytest.raises(ReplyLimitError):
+        Reply(node="cancel", card=Card(title="t", **{part: (value,) * (limit + 1)})).validate()
 
 
 def test_rule_based_answer_declares_its_rules(raw: dict[str, Any]) -> None:

@@ -11,18 +11,23 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from adapters.line import postback
-from adapters.line.limits import (
-    MAX_ALT_TEXT,
-    MAX_LABEL_GRAPHEMES,
-    MAX_TEXT_UTF16,
-    graphemes,
-    truncate_graphemes,
-    truncate_utf16,
-    utf16_len,
-)
 from adapters.line.parse import parse_event, strip_spans
-from adapters.line.render import MORE_LABEL, render_choice_page, render_reply
+from adapters.line.render import render_choice_page, render_reply
+from core.clip import graphemes, truncate_graphemes, truncate_utf16, utf16_len
 from core.inbound import InboundKind
+from core.limits import (
+    LINE_ALT_TEXT,
+    LINE_BUBBLE_BYTES,
+    LINE_LABEL,
+    LINE_TEXT_UTF16,
+    MAX_CARD_NOTES,
+    MAX_CARD_ROWS,
+    MAX_CARD_STEPS,
+    MAX_LABEL,
+    MAX_NOTE,
+    MAX_ROW_VALUE,
+    MAX_TITLE,
+)
 from core.reply import Card, Choice, DateQuestion, FactRow, Link, Reply
 
 FAMILY = "👨\u200d👩\u200d👧"  # one grapheme, five code points, eight UTF-16 units
@@ -54,25 +59,25 @@ def test_graphemes_keep_emoji_sequences_whole() -> None:
 
 def test_truncate_graphemes_never_splits_a_cluster() -> None:
     label = FAMILY * 25
-    cut = truncate_graphemes(label, MAX_LABEL_GRAPHEMES)
-    assert len(graphemes(cut)) == MAX_LABEL_GRAPHEMES
+    cut = truncate_graphemes(label, LINE_LABEL)
+    assert len(graphemes(cut)) == LINE_LABEL
     assert cut.endswith("…")
-    assert cut[:-1] == FAMILY * (MAX_LABEL_GRAPHEMES - 1)
+    assert cut[:-1] == FAMILY * (LINE_LABEL - 1)
 
 
 def test_truncate_utf16_on_surrogate_boundary() -> None:
     # 2501 smiles = 5002 UTF-16 units; the cut must not leave half a surrogate pair.
     text = SMILE * 2501
-    cut = truncate_utf16(text, MAX_TEXT_UTF16)
-    assert utf16_len(cut) <= MAX_TEXT_UTF16
+    cut = truncate_utf16(text, LINE_TEXT_UTF16)
+    assert utf16_len(cut) <= LINE_TEXT_UTF16
     assert cut.endswith("…")
     assert set(cut[:-1]) == {SMILE}
     assert _no_lone_surrogates(cut)
 
 
 def test_text_that_fits_is_untouched() -> None:
-    text = "あ" * MAX_TEXT_UTF16
-    assert truncate_utf16(text, MAX_TEXT_UTF16) == text
+    text = "あ" * LINE_TEXT_UTF16
+    assert truncate_utf16(text, LINE_TEXT_UTF16) == text
 
 
 @given(st.text(min_size=0, max_size=300), st.integers(min_value=1, max_value=40))
@@ -90,7 +95,7 @@ def test_truncations_hold_their_limits(text: str, limit: int) -> None:
 def test_long_emoji_text_is_cut_to_5000_utf16_units() -> None:
     reply = Reply(node="n", texts=("解約したい" + SMILE * 3000,))
     (msg,) = _dicts(reply)
-    assert utf16_len(msg["text"]) <= MAX_TEXT_UTF16
+    assert utf16_len(msg["text"]) <= LINE_TEXT_UTF16
     assert _no_lone_surrogates(msg["text"])
 
 
@@ -102,8 +107,8 @@ def test_long_labels_are_cut_to_20_graphemes_without_breaking_emoji() -> None:
     )
     (msg,) = _dicts(reply)
     labels = _labels(msg)
-    assert all(len(graphemes(lbl)) <= MAX_LABEL_GRAPHEMES for lbl in labels)
-    assert labels[0].removesuffix("…") == FAMILY * (MAX_LABEL_GRAPHEMES - 1)
+    assert all(len(graphemes(lbl)) <= LINE_LABEL for lbl in labels)
+    assert labels[0].removesuffix("…") == FAMILY * (LINE_LABEL - 1)
 
 
 def test_card_is_a_flex_bubble_with_facts_link_and_as_of() -> None:
@@ -135,7 +140,24 @@ def test_card_is_a_flex_bubble_with_facts_link_and_as_of() -> None:
         "label": "初期契約解除のページ",
         "uri": "https://www.iijmio.jp/service/setup/hdd/terminate/",
     }
-    assert "最終日" in msg["altText"] and len(msg["altText"]) <= MAX_ALT_TEXT
+    assert "最終日" in msg["altText"] and len(msg["altText"]) <= LINE_ALT_TEXT
+
+
+def test_the_longest_card_a_reply_may_hold_fits_one_flex_bubble() -> None:
+    """LINE refuses a bubble of over 30 KB: core's card limits keep every card inside it."""
+    card = Card(
+        title="題" * MAX_TITLE,
+        rows=tuple(FactRow("項" * MAX_TITLE, "値" * MAX_ROW_VALUE) for _ in range(MAX_CARD_ROWS)),
+        steps=("手" * MAX_NOTE,) * MAX_CARD_STEPS,
+        notes=("注" * MAX_NOTE,) * MAX_CARD_NOTES,
+        link=Link("公" * MAX_LABEL, "https://www.iijmio.jp/"),
+        source="IIJmio会員規約・公式ヘルプ (R1, R2, R3)",
+        as_of=date(2026, 4, 1),
+    )
+    reply = Reply(node="n", card=card)
+    reply.validate()
+    (msg,) = _dicts(reply)
+    assert len(json.dumps(msg["contents"], ensure_ascii=False).encode()) <= LINE_BUBBLE_BYTES
 
 
 def test_alt_text_is_capped_at_1500() -> None:
@@ -144,7 +166,7 @@ def test_alt_text_is_capped_at_1500() -> None:
         rows=tuple(FactRow(f"項目{i}", SMILE * 290) for i in range(10)),
     )
     (msg,) = _dicts(Reply(node="n", card=card))
-    assert utf16_len(msg["altText"]) <= MAX_ALT_TEXT
+    assert utf16_len(msg["altText"]) <= LINE_ALT_TEXT
     assert _no_lone_surrogates(msg["altText"])
 
 
@@ -170,7 +192,7 @@ def test_more_than_13_choices_page_with_a_more_item_and_cycle_back() -> None:
     choices = tuple(Choice(f"項目{i}", f"v{i}") for i in range(24))
     (first,) = _dicts(Reply(node="menu", texts=("メニューです。",), choices=choices))
     labels = _labels(first)
-    assert len(labels) == 13 and labels[-1] == MORE_LABEL
+    assert len(labels) == 13 and labels[-1] == "ほかの項目"
     assert labels[:12] == [f"項目{i}" for i in range(12)]
     more = postback.decode(first["quickReply"]["items"][-1]["action"]["data"])
     assert more.node == "menu" and more.page == 12

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import ast
 import io
 import logging
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -97,3 +99,30 @@ def test_uvicorn_loggers_go_through_the_same_handler(stream: io.StringIO) -> Non
     )
     assert "logger=uvicorn.error" in stream.getvalue()
     assert "\x1b" not in stream.getvalue()  # no terminal colours in collected logs
+
+
+def _logger_names(path: Path) -> Iterator[tuple[int, str | None]]:
+    """(line, name) of every logging.getLogger call; name None when not written out."""
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "getLogger":
+            arg = node.args[0] if node.args else None
+            if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
+                yield node.lineno, arg.value
+            else:
+                yield node.lineno, None
+
+
+def test_every_logger_of_ours_is_under_iijbot() -> None:
+    """An operator sets one level or filter on `iijbot` and gets every line the bot logs."""
+    root = Path(__file__).resolve().parents[2]
+    # configure_logging itself reaches the root logger and uvicorn's, which are not ours.
+    setup = root / "bots" / "logging_setup.py"
+    outside = [
+        f"{path.relative_to(root)}:{line}: {name!r}"
+        for folder in ("core", "adapters", "bots")
+        for path in sorted((root / folder).rglob("*.py"))
+        if path != setup
+        for line, name in _logger_names(path)
+        if name is None or not (name == "iijbot" or name.startswith("iijbot."))
+    ]
+    assert outside == []

@@ -197,9 +197,10 @@ def test_withdrawal_given_in_utc_is_judged_in_tokyo() -> None:
     assert at_deadline.at == datetime(2026, 11, 30, 20, 0, tzinfo=JST)
 
 
-def test_withdrawal_refuses_a_naive_time() -> None:
-    with pytest.raises(ValueError, match="aware"):
-        withdrawal(date(2026, 11, 30), datetime(2026, 11, 30, 19, 0), BOOK)
+def test_withdrawal_reads_a_naive_time_as_tokyo_time(server_tz: str) -> None:
+    # core.clock's one rule: naive = JST, whatever the server's zone.
+    assert withdrawal(date(2026, 11, 30), datetime(2026, 11, 30, 19, 59), BOOK).possible
+    assert not withdrawal(date(2026, 11, 30), datetime(2026, 11, 30, 20, 0), BOOK).possible
 
 
 def test_results_unchanged_on_a_server_outside_tokyo(server_tz: str) -> None:

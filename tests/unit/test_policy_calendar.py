@@ -65,13 +65,13 @@ def test_format_datetime_ja_shows_tokyo_time_for_a_utc_instant() -> None:
     )
 
 
-def test_to_jst_refuses_naive_datetimes() -> None:
-    with pytest.raises(ValueError, match="aware"):
-        to_jst(datetime(2026, 11, 30, 12, 0))
-    with pytest.raises(ValueError, match="aware"):
-        today_jst(datetime(2026, 11, 30, 12, 0))
-    with pytest.raises(ValueError, match="aware"):
-        format_datetime_ja(datetime(2026, 11, 30, 12, 0))
+def test_a_naive_datetime_is_read_as_jst_wall_clock_time(server_tz: str) -> None:
+    # One rule everywhere (the CLI's --now says so): never the server's own zone.
+    naive = datetime(2026, 11, 30, 23, 30)
+    assert to_jst(naive) == datetime(2026, 11, 30, 23, 30, tzinfo=JST)
+    assert today_jst(naive) == date(2026, 11, 30)
+    assert format_datetime_ja(naive) == "2026年11月30日(月) 23:30"
+    assert format_date_ja(naive) == "2026年11月30日(月)"
 
 
 def test_today_jst_rolls_over_at_tokyo_midnight() -> None:

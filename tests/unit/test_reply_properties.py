@@ -11,7 +11,9 @@ from core.clock import JST
 from core.dialogue import default_dialogue
 from core.intent import Command, Intent, IntentKind
 from core.nlu import understand
+from core.reply import Reply
 from core.session import Frame, Session
+from tests.flow_walk import reachable_replies
 
 DIALOGUE = default_dialogue()
 FLOW = DIALOGUE.flow
@@ -82,8 +84,9 @@ intents = st.one_of(
 def _check(session: Session | None, intent: Intent, now: datetime, expired: bool) -> None:
     new, reply = DIALOGUE.step(session, intent, now, expired=expired)
     reply.validate()
+    assert_distinct_choices(reply)
     if new is None:
-        assert reply.ends_session
+        assert reply.texts and not reply.choices  # a goodbye, nothing left to press
         return
     assert new.node in FLOW.nodes and reply.node == new.node
     assert new.flow_version == DIALOGUE.flow_version
@@ -91,6 +94,31 @@ def _check(session: Session | None, intent: Intent, now: datetime, expired: bool
     # What the user can press is what understanding will expect next turn.
     expected = {c.value for c in DIALOGUE.expectation(new).choices}
     assert {c.value for c in reply.choices} - {"nav:menu"} <= expected
+
+
+def destination(node_id: str, value: str) -> tuple[str, tuple[tuple[str, str], ...]]:
+    """Where pressing a choice leads: the node, and what it records on the way."""
+    if value.startswith("topic:") and value[6:] in FLOW.topics:
+        return FLOW.topics[value[6:]].node, ()
+    choice = FLOW.nodes[node_id].choice(value) if node_id in FLOW.nodes else None
+    if choice is not None:
+        return choice.next, choice.sets
+    if value == "nav:menu":
+        return FLOW.start, ()
+    return value, ()  # not a route the flow knows: compare the raw value
+
+
+def assert_distinct_choices(reply: Reply) -> None:
+    """Two buttons with one label, or two ways to one place, only confuse the customer."""
+    labels = [c.label for c in reply.choices]
+    assert len(set(labels)) == len(labels), (reply.node, labels)
+    places = [destination(reply.node, c.value) for c in reply.choices]
+    assert len(set(places)) == len(places), (reply.node, [c.value for c in reply.choices])
+
+
+def test_every_reachable_reply_offers_distinct_choices() -> None:
+    for reply in reachable_replies():
+        assert_distinct_choices(reply)
 
 
 @settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])

@@ -12,16 +12,10 @@ from slack_sdk.models.blocks import Block
 from adapters.slack import actions
 from adapters.slack.home import home_view
 from adapters.slack.parse import action_inbound, message_inbound, slash_inbound, strip_mentions
-from adapters.slack.render import (
-    MAX_BLOCKS,
-    clip,
-    render_notice,
-    render_reply,
-    split_text,
-    to_dicts,
-    utf16_len,
-)
+from adapters.slack.render import render_notice, render_reply, split_text, to_dicts
+from core.clip import truncate_utf16, utf16_len
 from core.inbound import InboundKind
+from core.limits import SLACK_BLOCKS
 from core.reply import Card, Choice, DateQuestion, FactRow, Link, Reply
 
 
@@ -121,10 +115,18 @@ def test_long_labels_and_emoji_are_clipped_to_75_without_breaking_an_emoji() -> 
 
 
 def test_clip_keeps_short_text_and_skin_tones_whole() -> None:
-    assert clip("解約の手順", 75) == "解約の手順"
+    assert truncate_utf16("解約の手順", 75) == "解約の手順"
     thumbs = "👍🏽" * 30
-    out = clip(thumbs, 20)
+    out = truncate_utf16(thumbs, 20)
     assert utf16_len(out) <= 20 and out[:-1] == "👍🏽" * (len(out[:-1]) // 2)
+
+
+def test_a_flag_is_never_cut_in_half() -> None:
+    # 🇯🇵 is two code points of two UTF-16 units each; a cut between them shows garbage.
+    out = truncate_utf16("🇯🇵" * 30, 20)
+    assert out == "🇯🇵" * 4 + "…"
+    msg = render_reply(Reply(node="n", texts=("x",), choices=(Choice("🇯🇵" * 30, "v"),)))
+    assert _all(msg.blocks, "button")[0]["text"]["text"] == "🇯🇵" * 18 + "…"
 
 
 def test_long_text_is_split_into_sections_under_3000() -> None:
@@ -149,7 +151,7 @@ def test_mrkdwn_control_characters_are_escaped() -> None:
 
 
 def test_more_than_50_blocks_is_refused() -> None:
-    choices = tuple(Choice(f"c{i}", f"v{i}") for i in range(25 * MAX_BLOCKS + 1))
+    choices = tuple(Choice(f"c{i}", f"v{i}") for i in range(25 * SLACK_BLOCKS + 1))
     with pytest.raises(actions.SlackLimitError):
         render_reply(Reply(node="n", choices=choices))
 
@@ -174,10 +176,11 @@ def test_notice_always_has_fallback_text() -> None:
 
 
 def test_home_view_topic_buttons_start_that_topic_from_anywhere() -> None:
+    # The menu as TurnRunner.menu(anywhere=True) gives it: topics as 'topic:<id>'.
     menu = Reply(
-        node="menu", choices=(Choice("解約の手順", "cancel"), Choice("ほかの項目", "more"))
+        node="menu", choices=(Choice("解約の手順", "topic:cancel"), Choice("ほかの項目", "more"))
     )
-    view = home_view(menu, topics={"cancel"})
+    view = home_view(menu)
     assert view["type"] == "home"
     buttons = [e for b in view["blocks"] if b["type"] == "actions" for e in b["elements"]]
     refs = [actions.decode_choice(b["value"]) for b in buttons]

@@ -1,0 +1,7 @@
+"""The sentences the terminal chat itself says (adapters/text and `iijmio-bot chat`) live
+in texts.yaml beside this file; the conversation's own sentences are core's
+(core/dialogue/texts.yaml and the flow)."""
+
+from core.texts import Texts
+
+say = Texts.beside(__file__).say
