@@ -3,7 +3,7 @@
 from core.nlu.dates import DateParse, parse_date
 from core.nlu.lexicon import topic_ids, topic_label
 from core.nlu.normalize import normalize
-from core.nlu.understand import pick_choice, understand
+from core.nlu.understand import pick_choice, understand, warm_up
 
 __all__ = [
     "DateParse",
@@ -13,4 +13,5 @@ __all__ = [
     "topic_ids",
     "topic_label",
     "understand",
+    "warm_up",
 ]

@@ -28,10 +28,10 @@ import yaml
 
 from core.intent import Command
 from core.nlu.normalize import compact, normalize
+from core.nlu.scoring import Index, TopicWords, build_index, has_kanji, score
 
 DATA_FILE = Path(__file__).parent / "data" / "intents.yaml"
 LABEL_MAX = 20
-FUZZY_TEXT_MAX = 120  # typo search is quadratic; intent is stated early anyway
 # Customers who type in hiragana only (かいやくできない) must hit kanji words too, so each
 # kanji word also matches its reading. Short readings (かぞく, つま) are too likely to occur
 # inside unrelated hiragana, so only readings of at least this many kana are added.
@@ -93,7 +93,7 @@ class Scoring:
     fuzzy_weight: float
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # compared by identity: it keys per-node caches
 class Lexicon:
     topics: tuple[Topic, ...]
     commands: Mapping[str, Command]  # compact word -> command
@@ -106,6 +106,7 @@ class Lexicon:
     # IME slips (解役) and dialect (でけへん) -> the spelling the words below are written in;
     # longest first.
     spellings: tuple[tuple[str, str], ...] = ()
+    index: Index | None = None  # built from topics at load (scoring.build_index)
 
     def respell(self, text: str) -> str:
         """``text`` (compact normalised) with known misspellings and dialect forms
@@ -134,7 +135,7 @@ def _kakasi() -> Any:
 
 def reading(word: str) -> str:
     """Hiragana reading of ``word`` (compact normalised) when it has kanji, else ""."""
-    if not _has_kanji(word):
+    if not has_kanji(word):
         return ""
     kana = "".join(part["hira"] for part in _kakasi().convert(word))
     return key(kana)
@@ -260,6 +261,18 @@ def parse_lexicon(data: Any) -> Lexicon:
             fuzzy_weight=float(s.get("fuzzy_weight", 0.8)),
         ),
         spellings=tuple(sorted(spellings.items(), key=lambda wr: -len(wr[0]))),
+        index=build_index(
+            [
+                TopicWords(
+                    t.id,
+                    t.generic,
+                    tuple((w.text, w.weight) for w in t.terms),
+                    tuple((g.parts, g.weight) for g in t.groups),
+                )
+                for t in topics
+            ],
+            float(s.get("fuzzy_weight", 0.8)),
+        ),
     )
 
 
@@ -281,93 +294,6 @@ def topic_label(topic_id: str) -> str:
 # --- scoring -------------------------------------------------------------------------
 
 
-SHORT_LATIN = 2  # latin terms this short must stand alone: "au" is not in "paused"
-
-
-def _occurrences(needle: str, hay: str) -> list[int]:
-    # Compact text has no spaces, so longer latin words ("cancel" in "tocancelmy") may
-    # touch other letters; a short one that does is almost always part of another word.
-    alone = needle.isascii() and needle.isalpha() and len(needle) <= SHORT_LATIN
-    # A term that starts with a number starts a number: "0円" is not in "1800円".
-    number = needle[:1].isdigit()
-    found: list[int] = []
-    start = hay.find(needle)
-    while start >= 0:
-        end = start + len(needle)
-        glued_word = alone and (_latin_at(hay, start - 1) or _latin_at(hay, end))
-        inside_number = number and start > 0 and hay[start - 1].isdigit()
-        if not (glued_word or inside_number):
-            found.append(start)
-        start = hay.find(needle, start + 1)
-    return found
-
-
-def _latin_at(text: str, i: int) -> bool:
-    return 0 <= i < len(text) and "a" <= text[i] <= "z"
-
-
-def typo_distance(pattern: str, text: str, limit: int) -> int:
-    """Smallest edit distance (with adjacent transpositions) between ``pattern`` and any
-    substring of ``text``; returns ``limit + 1`` as soon as it cannot be within ``limit``."""
-    m = len(pattern)
-    prev2: list[int] | None = None
-    prev = list(range(m + 1))  # column for the empty text prefix
-    best = prev[m]
-    for j in range(1, len(text) + 1):
-        cur = [0] * (m + 1)  # a match may start anywhere: row 0 is free
-        tj = text[j - 1]
-        for i in range(1, m + 1):
-            cost = 0 if pattern[i - 1] == tj else 1
-            v = min(prev[i] + 1, cur[i - 1] + 1, prev[i - 1] + cost)
-            if (
-                prev2 is not None
-                and i > 1
-                and j > 1
-                and pattern[i - 1] == text[j - 2]
-                and pattern[i - 2] == tj
-            ):
-                v = min(v, prev2[i - 2] + 1)
-            cur[i] = v
-        best = min(best, cur[m])
-        prev2, prev = prev, cur
-    return best if best <= limit else limit + 1
-
-
-def _has_kanji(word: str) -> bool:
-    return any("\u4e00" <= ch <= "\u9fff" or ch == "々" for ch in word)
-
-
-def _typo_limit(term: str) -> int:
-    # Typos worth forgiving are IME slips in kana and latin (かいやｋ, えすいむ); one wrong
-    # kanji is usually another word (解約日 vs 解約金), so kanji words must match exactly.
-    if _has_kanji(term) or len(term) < 4:
-        return 0
-    return 2 if len(term) >= 8 else 1
-
-
-def _one_slip(term: str, text: str) -> bool:
-    """``term`` occurs in ``text`` with one character replaced or two neighbours swapped.
-    Short words get only these slips: a dropped or added character turns "esim" into
-    the "sim" of every 格安SIM."""
-    n = len(term)
-    for i in range(len(text) - n + 1):
-        window = text[i : i + n]
-        diffs = [k for k in range(n) if window[k] != term[k]]
-        # A slip stays in the term's script: the 話 of 通話sim is no typo of the e of esim.
-        if any(window[k].isascii() != term[k].isascii() for k in diffs):
-            continue
-        if len(diffs) <= 1:
-            return True
-        if (
-            len(diffs) == 2
-            and diffs[1] == diffs[0] + 1
-            and window[diffs[0]] == term[diffs[1]]
-            and window[diffs[1]] == term[diffs[0]]
-        ):
-            return True
-    return False
-
-
 @dataclass(frozen=True)
 class TopicScores:
     specific: tuple[tuple[str, float], ...]  # best first
@@ -376,82 +302,12 @@ class TopicScores:
 
 def score_topics(text: str, lexicon: Lexicon) -> TopicScores:
     """Score every topic against ``text`` (already compact normalised)."""
-    hits: list[tuple[int, int, Topic, float]] = []  # start, end, topic, weight
-    for topic in lexicon.topics:
-        for term in topic.terms:
-            for start in _occurrences(term.text, text):
-                hits.append((start, start + len(term.text), topic, term.weight))
-    hits.sort(key=lambda h: h[0] - h[1])  # longest first
-    claimed: list[tuple[int, int, Topic]] = []
-    scores: dict[str, float] = {}
-    counted: set[tuple[str, int, int]] = set()
-    for start, end, topic, weight in hits:
-        inside_other = any(
-            s <= start and end <= e and t.id != topic.id and not t.generic for s, e, t in claimed
-        )
-        if inside_other:
-            continue
-        claimed.append((start, end, topic))
-        # The same characters count once per topic (解約方法 and 解約 both hit cancel).
-        if any(s <= start and end <= e for (tid, s, e) in counted if tid == topic.id):
-            continue
-        counted.add((topic.id, start, end))
-        scores[topic.id] = scores.get(topic.id, 0.0) + weight
-
-    def _claimed_by_other(start: int, part: str, owner: Topic) -> bool:
-        # "sim" inside "esim" belongs to esim, not to a sim_return group; a word claimed
-        # whole (取り消) is shared and still counts.
-        end = start + len(part)
-        return any(
-            s <= start and end <= e and e - s > len(part) and t.id != owner.id and not t.generic
-            for s, e, t in claimed
-        )
-
-    # A group adds to a topic only when it says more than the topic's own words already
-    # did (最低 + 期間 inside 最低利用期間 must not count twice).
-    for topic in lexicon.topics:
-        own = [(s, e) for tid, s, e in counted if tid == topic.id]
-        for group in topic.groups:
-            places = [
-                [st for st in _occurrences(p, text) if not _claimed_by_other(st, p, topic)]
-                for p in group.parts
-            ]
-            if not all(places):
-                continue
-            beyond = any(
-                not any(s <= start and start + len(p) <= e for s, e in own)
-                for p, starts in zip(group.parts, places, strict=True)
-                for start in starts
-            )
-            if beyond:
-                scores[topic.id] = scores.get(topic.id, 0.0) + group.weight
-
+    if lexicon.index is None:  # a Lexicon built by hand, not by parse_lexicon
+        raise LexiconError("lexicon has no index")
+    scores = score(lexicon.index, text)
     generic_ids = {t.id for t in lexicon.topics if t.generic}
-    if not scores:
-        _add_typo_hits(text[:FUZZY_TEXT_MAX], lexicon, scores)
-
     ranked = sorted(scores.items(), key=lambda kv: -kv[1])
     return TopicScores(
         specific=tuple(kv for kv in ranked if kv[0] not in generic_ids),
         generic=tuple(kv for kv in ranked if kv[0] in generic_ids),
     )
-
-
-def _add_typo_hits(text: str, lexicon: Lexicon, scores: dict[str, float]) -> None:
-    if len(text) < 3:
-        return
-    for topic in lexicon.topics:
-        best = 0.0
-        for term in topic.terms:
-            limit = _typo_limit(term.text)
-            if limit == 0 or len(term.text) > len(text) + limit:
-                continue
-            near = (
-                _one_slip(term.text, text)
-                if len(term.text) < 5
-                else typo_distance(term.text, text, limit) <= limit
-            )
-            if near:
-                best = max(best, term.weight * lexicon.scoring.fuzzy_weight)
-        if best:
-            scores[topic.id] = scores.get(topic.id, 0.0) + best

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import difflib
 import re
+from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 
 from core.intent import ChoiceSpec, Expectation, Intent, IntentKind
 from core.nlu.dates import DateParse, parse_date
@@ -52,6 +54,29 @@ def _choice_forms(choice: ChoiceSpec, lexicon: Lexicon) -> frozenset[str]:
     return frozenset(forms)
 
 
+@dataclass(frozen=True)
+class _ChoiceTable:
+    """A node's choices in matching form, computed once per node (not per message)."""
+
+    forms: tuple[tuple[frozenset[str], ChoiceSpec], ...]
+    own_words: tuple[tuple[tuple[str, ...], ChoiceSpec], ...]  # for loose_choice
+
+
+@lru_cache(maxsize=512)
+def _choice_table(expect: Expectation, lexicon: Lexicon) -> _ChoiceTable:
+    generic = frozenset().union(*lexicon.choice_words)
+    own = []
+    for c in expect.choices:
+        words = (key(c.label), key(c.value), *(key(w) for w in c.synonyms))
+        # Only the flow's own words, and no bare yes/no word: the はい of 番号はいらない
+        # and the そう of そうだなあ are not answers.
+        own.append((tuple(x for x in words if len(x) >= 2 and x not in generic), c))
+    return _ChoiceTable(
+        forms=tuple((_choice_forms(c, lexicon), c) for c in expect.choices),
+        own_words=tuple(own),
+    )
+
+
 def _number(trimmed: str) -> int | None:
     m = _NUMBER.match(trimmed)
     if m:
@@ -74,17 +99,19 @@ def pick_choice(
     """The value of the choice ``text`` picks among ``expect.choices``, or None. With
     ``typos`` a near miss of a label also counts."""
     lex = lexicon or load_lexicon()
+    return _pick(lex.respell(compact(normalize(text))), expect, lex, typos=typos)
+
+
+def _pick(whole: str, expect: Expectation, lex: Lexicon, *, typos: bool) -> str | None:
+    """pick_choice on the compact respelled message."""
     choices = expect.choices
-    if not choices:
-        return None
-    whole = lex.respell(compact(normalize(text)))
-    if not whole:
+    if not choices or not whole:
         return None
     trimmed = _trim(whole, lex)
     n = _number(trimmed)
     if n is not None:
         return choices[n - 1].value if 1 <= n <= len(choices) else None
-    forms = [(_choice_forms(c, lex), c) for c in choices]
+    forms = _choice_table(expect, lex).forms
     for candidate in (trimmed, whole):
         exact = [c for f, c in forms if candidate in f]
         if len(exact) == 1:
@@ -105,10 +132,7 @@ def pick_choice(
     if typos and len(trimmed) >= 2 and not any(ch.isdigit() for ch in trimmed):
         best: list[tuple[float, ChoiceSpec]] = []
         for f, c in forms:
-            ratio = max(
-                (difflib.SequenceMatcher(None, trimmed, x).ratio() for x in f if len(x) >= 2),
-                default=0.0,
-            )
+            ratio = max((_ratio(trimmed, x) for x in f if len(x) >= 2), default=0.0)
             best.append((ratio, c))
         best.sort(key=lambda rc: -rc[0])
         top = best[0]
@@ -117,22 +141,26 @@ def pick_choice(
     return None
 
 
-def loose_choice(text: str, expect: Expectation, lexicon: Lexicon | None = None) -> str | None:
+def _ratio(a: str, b: str) -> float:
+    """difflib's similarity of ``a`` and ``b``, 0 when even its upper bound is below what
+    a typo needs (most forms differ in length too much to be a typo at all)."""
+    la, lb = len(a), len(b)
+    if 2 * min(la, lb) < CHOICE_FUZZY_RATIO * (la + lb):
+        return 0.0
+    m = difflib.SequenceMatcher(None, a, b)
+    if m.quick_ratio() < CHOICE_FUZZY_RATIO:
+        return 0.0
+    return m.ratio()
+
+
+def loose_choice(whole: str, expect: Expectation, lex: Lexicon) -> str | None:
     """The one choice whose word occurs anywhere in a longer reply ("電話できるやつ" at the
     SIM question), or None when none or several do. Asked only after topics found nothing,
     so a question about something else is never read as an answer."""
-    lex = lexicon or load_lexicon()
-    whole = lex.respell(compact(normalize(text)))
-    # Only the flow's own words, and no bare yes/no word: the はい of 番号はいらない and
-    # the そう of そうだなあ are not answers.
-    generic = frozenset().union(*lex.choice_words)
     hits = {
         c.value
-        for c in expect.choices
-        if any(
-            len(x) >= 2 and _occurs(x, whole) and x not in generic
-            for x in (key(c.label), key(c.value), *(key(w) for w in c.synonyms))
-        )
+        for words, c in _choice_table(expect, lex).own_words
+        if any(_occurs(x, whole) for x in words)
     }
     return hits.pop() if len(hits) == 1 else None
 
@@ -174,7 +202,7 @@ def understand(text: str, expect: Expectation, today: date) -> Intent:
     # A date said with a button's words ("解約を取り消したい、11/30予定") rides along, so
     # the question it leads to is not asked again. A date node's own buttons don't need it.
     along = None if expect.asks_date else parsed.date
-    value = pick_choice(text, expect, lex, typos=False)
+    value = _pick(whole, expect, lex, typos=False)
     if value is not None:
         return Intent(IntentKind.CHOICE, value=value, node=expect.node, date=along)
     s = lex.scoring
@@ -187,7 +215,7 @@ def understand(text: str, expect: Expectation, today: date) -> Intent:
             break
     # A label one typo away is the answer, unless the message clearly asks about a
     # different topic ("解約の手数料" is not a typo of the button 解約の手順).
-    value = pick_choice(text, expect, lex, typos=True)
+    value = _pick(whole, expect, lex, typos=True)
     if value is not None and (not ranked or ranked[0][0] == value):
         return Intent(IntentKind.CHOICE, value=value, node=expect.node, date=along)
 
@@ -206,7 +234,7 @@ def understand(text: str, expect: Expectation, today: date) -> Intent:
     if scores.generic and scores.generic[0][1] >= s.min_score:
         return Intent(IntentKind.TOPIC, value=scores.generic[0][0], date=parsed.date)
 
-    value = loose_choice(text, expect, lex)
+    value = loose_choice(whole, expect, lex)
     if value is not None:
         return Intent(IntentKind.CHOICE, value=value, node=expect.node)
     if parsed.found:
@@ -217,3 +245,10 @@ def understand(text: str, expect: Expectation, today: date) -> Intent:
     if _says_one_of(norm, whole, lex.greetings):
         return Intent(IntentKind.START)
     return Intent(IntentKind.UNKNOWN)
+
+
+def warm_up() -> None:
+    """Load everything understanding needs (lexicon, readings, tables) now, at start-up,
+    so the first customer's message does not pay for it."""
+    load_lexicon()
+    understand("解約したい", Expectation(node="menu"), date(2026, 1, 1))
