@@ -17,6 +17,7 @@ the bot asks again.
 from __future__ import annotations
 
 import calendar
+import datetime as _dt
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -39,7 +40,7 @@ class DateParse:
     matched: str = ""  # the piece of the normalised text read as a date
     vague: bool = False  # names a period, not a day (月初, 先週): ask for the day
     # A rough length of time ("2週間くらい前"): the days it most likely means, to offer.
-    candidates: tuple[date, ...] = ()
+    candidates: tuple[_dt.date, ...] = ()
     # How it was said: "point" (6/20, 今日), "ago" (3日前) or "elapsed" (届いて5日たった,
     # 3日目): which side of it a role word (契約した, 届いた) is looked for first.
     how: str = "point"
@@ -301,7 +302,6 @@ _PATTERNS: tuple[tuple[re.Pattern[str], _Reader], ...] = (
     (re.compile(r"(?<![\d./-])(\d{1,2})/(\d{1,2})(?![\d/])"), _month_day),
     (re.compile(r"(先月|前月|今月|当月|来月|翌月)(?:の)?(?:(\d{1,2})日|(末))"), _relative_month),
     (re.compile(r"(?<![月])月末"), _bare_month_end),
-    (re.compile("(" + "|".join(_DAY_WORDS) + ")"), _day_word),
     # "10日くらい" as the whole answer: about the 10th (not "about ten days").
     (re.compile(r"^(\d{1,2})日(?:くらい|ぐらい)(?!前|後|使|経|た|間)"), _day_only),
     # "20日くらいに契約": a rough day of the month, not a length of time.
@@ -319,6 +319,9 @@ _PATTERNS: tuple[tuple[re.Pattern[str], _Reader], ...] = (
         ),
         _elapsed,
     ),
+    # After the lengths of time: 今日で3日目 is the third day, not today.
+    # 今日で5日目: 今日 is where the count ends, not the date asked for.
+    (re.compile("(" + "|".join(_DAY_WORDS) + r")(?!で\d)"), _day_word),
     (
         re.compile(
             r"(先々週|先週|今週|来週)?(?:の)?(?:この前の|こないだの|この間の)?([月火水木金土日])曜"

@@ -17,8 +17,9 @@ Messages are respelled first (Lexicon.respell): IME slips (解役) and Kansai fo
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,7 @@ from typing import Any
 import pykakasi
 import yaml
 
-from core.intent import Command
+from core.intent import Command, DateRole
 from core.nlu.normalize import compact, normalize
 from core.nlu.scoring import Index, TopicWords, build_index, has_kanji, score
 
@@ -60,6 +61,9 @@ TOPIC_IDS = (
 )
 
 
+OFF_TOPIC = "off_topic"  # scored like a topic, never offered as one
+
+
 class LexiconError(ValueError):
     """The lexicon data is malformed (caught at load, never at a customer's message)."""
 
@@ -83,6 +87,15 @@ class Topic:
     generic: bool
     terms: tuple[Term, ...]
     groups: tuple[Group, ...]
+    unless: tuple[str, ...] = ()  # words that mean this topic is not meant
+
+
+@dataclass(frozen=True)
+class Clauses:
+    """How a long message is weighed: clauses with an asking word count fully."""
+
+    asking: tuple[str, ...] = ()
+    background_weight: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -107,6 +120,10 @@ class Lexicon:
     # longest first.
     spellings: tuple[tuple[str, str], ...] = ()
     index: Index | None = None  # built from topics at load (scoring.build_index)
+    clauses: Clauses = Clauses()
+    # Word -> what a date next to it is the date of (date_roles), longest first.
+    date_roles: tuple[tuple[str, DateRole], ...] = ()
+    topic_date_roles: Mapping[str, DateRole] = field(default_factory=dict)
 
     def respell(self, text: str) -> str:
         """``text`` (compact normalised) with known misspellings and dialect forms
@@ -156,24 +173,6 @@ def _words(raw: Any, where: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(out))
 
 
-_O_ROW = set("おこごそぞとどのほぼぽもよょろを")
-_U_ROW = set("うくぐすずつづぬふぶぷむゆゅる")
-_E_ROW = set("えけげせぜてでねへべぺめれ")
-
-
-def long_vowel_spelling(word: str) -> str:
-    """``word`` with o/u-row + う and e-row + い written as ー (ほうだい → ほーだい),
-    the way long vowels are often typed; kanji and latin are left alone."""
-    out: list[str] = []
-    for ch in word:
-        prev = out[-1] if out else ""
-        if (ch == "う" and prev in _O_ROW | _U_ROW) or (ch == "い" and prev in _E_ROW):
-            out.append("ー")
-        else:
-            out.append(ch)
-    return "".join(out)
-
-
 def _topic(topic_id: str, raw: Any, no_reading: frozenset[str] = frozenset()) -> Topic:
     if not isinstance(raw, dict):
         raise LexiconError(f"topic {topic_id}: expected a mapping")
@@ -195,11 +194,6 @@ def _topic(topic_id: str, raw: Any, no_reading: frozenset[str] = frozenset()) ->
         kana = reading(k)
         if len(kana) >= READING_MIN and kana not in terms and k not in no_reading:
             terms[kana] = weight
-    for k, weight in list(terms.items()):
-        # Customers write the long vowel of ほうだい / せいきゅう as ー (かけほーだい).
-        casual = long_vowel_spelling(k)
-        if casual != k and casual not in terms:
-            terms[casual] = weight
     groups: list[Group] = []
     for g in raw.get("groups", []) or []:
         if not isinstance(g, list) or len(g) < 3 or not isinstance(g[0], int | float):
@@ -211,6 +205,7 @@ def _topic(topic_id: str, raw: Any, no_reading: frozenset[str] = frozenset()) ->
         generic=bool(raw.get("generic", False)),
         terms=tuple(Term(t, w) for t, w in terms.items()),
         groups=tuple(groups),
+        unless=_words(raw.get("unless") or [], f"topic {topic_id} unless"),
     )
 
 
@@ -226,6 +221,12 @@ def parse_lexicon(data: Any) -> Lexicon:
         raise LexiconError(f"lexicon: topics missing {sorted(missing)}, unknown {sorted(extra)}")
     no_reading = frozenset(_words(data.get("no_reading", []), "no_reading"))
     topics = tuple(_topic(tid, topics_raw[tid], no_reading) for tid in TOPIC_IDS)
+    off_raw = data.get("off_topic") or {}
+    off_topic = (
+        _topic(OFF_TOPIC, {"label": "off topic", **off_raw}, no_reading)
+        if off_raw
+        else Topic(OFF_TOPIC, "off topic", False, (), ())
+    )
     commands: dict[str, Command] = {}
     for name, words in (data.get("commands") or {}).items():
         command = Command(name)
@@ -268,12 +269,48 @@ def parse_lexicon(data: Any) -> Lexicon:
                     t.generic,
                     tuple((w.text, w.weight) for w in t.terms),
                     tuple((g.parts, g.weight) for g in t.groups),
+                    t.unless,
                 )
-                for t in topics
+                for t in (*topics, off_topic)
             ],
             float(s.get("fuzzy_weight", 0.8)),
+            _negation(data.get("negation") or {}),
         ),
+        clauses=Clauses(
+            asking=_words((data.get("clauses") or {}).get("asking", []), "clauses.asking"),
+            background_weight=float((data.get("clauses") or {}).get("background_weight", 1.0)),
+        ),
+        date_roles=_date_roles(data.get("date_roles") or {}),
+        topic_date_roles=_topic_date_roles(data.get("topic_date_roles") or {}),
     )
+
+
+def _negation(raw: Any) -> re.Pattern[str] | None:
+    """The pattern that, matched right after a word, takes the word back."""
+    if not raw:
+        return None
+
+    def alt(name: str) -> str:
+        words = sorted(_words(raw.get(name, []), f"negation.{name}"), key=len, reverse=True)
+        return "|".join(re.escape(w) for w in words) or "(?!)"
+
+    between, after, unless = alt("between"), alt("after"), alt("except_after")
+    return re.compile(rf"(?!(?:{between}){{0,2}}(?:{unless}))(?:{between}){{0,2}}(?:{after})")
+
+
+def _date_roles(raw: Any) -> tuple[tuple[str, DateRole], ...]:
+    if not isinstance(raw, dict):
+        raise LexiconError("date_roles: expected role -> words")
+    pairs = [
+        (w, DateRole(role)) for role, words in raw.items() for w in _words(words, f"role {role}")
+    ]
+    return tuple(sorted(pairs, key=lambda wr: -len(wr[0])))
+
+
+def _topic_date_roles(raw: Any) -> dict[str, DateRole]:
+    if not isinstance(raw, dict) or not set(raw) <= set(TOPIC_IDS):
+        raise LexiconError("topic_date_roles: expected topic id -> role")
+    return {t: DateRole(r) for t, r in raw.items()}
 
 
 @lru_cache(maxsize=1)
@@ -298,16 +335,26 @@ def topic_label(topic_id: str) -> str:
 class TopicScores:
     specific: tuple[tuple[str, float], ...]  # best first
     generic: tuple[tuple[str, float], ...]
+    off_topic: float = 0.0  # weight of words about what the bot does not handle
 
 
-def score_topics(text: str, lexicon: Lexicon) -> TopicScores:
-    """Score every topic against ``text`` (already compact normalised)."""
+def score_map(text: str, lexicon: Lexicon, *, typos: bool = True) -> dict[str, float]:
+    """Topic id -> score of ``text`` (compact normalised), off_topic included."""
     if lexicon.index is None:  # a Lexicon built by hand, not by parse_lexicon
         raise LexiconError("lexicon has no index")
-    scores = score(lexicon.index, text)
+    return score(lexicon.index, text, typos=typos)
+
+
+def rank(scores: Mapping[str, float], lexicon: Lexicon) -> TopicScores:
     generic_ids = {t.id for t in lexicon.topics if t.generic}
-    ranked = sorted(scores.items(), key=lambda kv: -kv[1])
+    ranked = sorted(((k, v) for k, v in scores.items() if v > 0), key=lambda kv: -kv[1])
     return TopicScores(
-        specific=tuple(kv for kv in ranked if kv[0] not in generic_ids),
+        specific=tuple(kv for kv in ranked if kv[0] not in generic_ids and kv[0] != OFF_TOPIC),
         generic=tuple(kv for kv in ranked if kv[0] in generic_ids),
+        off_topic=scores.get(OFF_TOPIC, 0.0),
     )
+
+
+def score_topics(text: str, lexicon: Lexicon, *, typos: bool = True) -> TopicScores:
+    """Score every topic against ``text`` (already compact normalised)."""
+    return rank(score_map(text, lexicon, typos=typos), lexicon)

@@ -29,6 +29,7 @@ class TopicWords:
     generic: bool
     terms: tuple[tuple[str, float], ...]
     groups: tuple[tuple[tuple[str, ...], float], ...]
+    unless: tuple[str, ...] = ()  # any of these in the message: the topic is not meant
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,8 @@ class Index:
     slips: dict[str, tuple[int, ...]] = field(default_factory=dict)
     slip_lengths: tuple[int, ...] = ()
     fuzzy_weight: float = 0.8
+    # Matched right after a word (MNPはしない): the word is taken back and counts nothing.
+    negation: re.Pattern[str] | None = None
 
 
 def has_kanji(word: str) -> bool:
@@ -68,7 +71,9 @@ def typo_limit(term: str) -> int:
     return 2 if len(term) >= 8 else 1
 
 
-def build_index(topics: Sequence[TopicWords], fuzzy_weight: float) -> Index:
+def build_index(
+    topics: Sequence[TopicWords], fuzzy_weight: float, negation: re.Pattern[str] | None = None
+) -> Index:
     term_of: dict[str, list[tuple[int, float]]] = {}
     groups_of: dict[str, list[tuple[int, int]]] = {}
     fuzzy: list[Fuzzy] = []
@@ -83,7 +88,8 @@ def build_index(topics: Sequence[TopicWords], fuzzy_weight: float) -> Index:
         for gi, (parts, _) in enumerate(topic.groups):
             for p in dict.fromkeys(parts):
                 groups_of.setdefault(p, []).append((ti, gi))
-    needles = sorted({*term_of, *groups_of}, key=len, reverse=True)
+    vetoes = {w for t in topics for w in t.unless}
+    needles = sorted({*term_of, *groups_of, *vetoes}, key=len, reverse=True)
     by_two: dict[str, list[str]] = {}
     by_one: dict[str, list[str]] = {}
     for n in needles:
@@ -106,6 +112,7 @@ def build_index(topics: Sequence[TopicWords], fuzzy_weight: float) -> Index:
         fuzzy=tuple(fuzzy),
         fuzzy_by_pair={k: tuple(v) for k, v in pairs.items()},
         fuzzy_weight=fuzzy_weight,
+        negation=negation,
         slips={k: tuple(dict.fromkeys(v)) for k, v in slips.items()},
         slip_lengths=tuple(sorted({len(f.text) for f in fuzzy if len(f.text) < SLIP_ONLY_BELOW})),
     )
@@ -152,14 +159,20 @@ def find_all(index: Index, text: str) -> dict[str, list[int]]:
     return found
 
 
-def score(index: Index, text: str) -> dict[str, float]:
-    """Topic id -> score for ``text`` (compact normalised); empty when nothing matched."""
+def score(index: Index, text: str, *, typos: bool = True) -> dict[str, float]:
+    """Topic id -> score for ``text`` (compact normalised); empty when nothing matched.
+    ``typos``: look for mistyped words when no word matched as typed."""
     found = find_all(index, text)
     topics = index.topics
+    neg = index.negation
+    # A word taken back (転出ではなく) still claims its characters but counts nothing;
+    # a group part taken back (番号は残しません) is not there.
     hits: list[tuple[int, int, int, float]] = []  # start, end, topic index, weight
     for needle, starts in found.items():
         for ti, weight in index.term_of.get(needle, ()):
-            hits.extend((s, s + len(needle), ti, weight) for s in starts)
+            for s in starts:
+                taken_back = neg is not None and neg.match(text, s + len(needle)) is not None
+                hits.append((s, s + len(needle), ti, 0.0 if taken_back else weight))
     # Longest first; of two topics sharing a word, the one listed first claims it.
     hits.sort(key=lambda h: (h[0] - h[1], h[2]))
     claimed: list[tuple[int, int, int]] = []
@@ -175,7 +188,8 @@ def score(index: Index, text: str) -> dict[str, float]:
         if any(t == ti and s <= start and end <= e for t, s, e in counted):
             continue
         counted.append((ti, start, end))
-        scores[ti] = scores.get(ti, 0.0) + weight
+        if weight:
+            scores[ti] = scores.get(ti, 0.0) + weight
 
     def claimed_by_other(start: int, part: str, owner: int) -> bool:
         # "sim" inside "esim" belongs to esim, not to a sim_return group; a word claimed
@@ -191,7 +205,15 @@ def score(index: Index, text: str) -> dict[str, float]:
     candidates = {g for p in found for g in index.groups_of.get(p, ())}
     for ti, gi in sorted(candidates):
         parts, weight = topics[ti].groups[gi]
-        places = [[st for st in found.get(p, ()) if not claimed_by_other(st, p, ti)] for p in parts]
+        places = [
+            [
+                st
+                for st in found.get(p, ())
+                if not claimed_by_other(st, p, ti)
+                and not (neg is not None and neg.match(text, st + len(p)))
+            ]
+            for p in parts
+        ]
         if not all(places):
             continue
         own = [(s, e) for t, s, e in counted if t == ti]
@@ -202,9 +224,13 @@ def score(index: Index, text: str) -> dict[str, float]:
         )
         if beyond:
             scores[ti] = scores.get(ti, 0.0) + weight
-    if not scores:
+    if not scores and typos and not counted:
         _add_typo_hits(index, text[:FUZZY_TEXT_MAX], scores)
-    return {topics[ti].id: sc for ti, sc in scores.items()}
+    return {
+        topics[ti].id: sc
+        for ti, sc in scores.items()
+        if not any(w in found for w in topics[ti].unless)
+    }
 
 
 def typo_distance(pattern: str, text: str, limit: int) -> int:

@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import difflib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from functools import lru_cache
 
-from core.intent import ChoiceSpec, Expectation, Intent, IntentKind
+from core.intent import ChoiceSpec, DateRole, Expectation, Facts, Intent, IntentKind
+from core.nlu.date_facts import date_facts
 from core.nlu.dates import DateParse, parse_date
-from core.nlu.lexicon import Lexicon, key, load_lexicon, score_topics
+from core.nlu.facts import extract_facts
+from core.nlu.lexicon import OFF_TOPIC, Lexicon, TopicScores, key, load_lexicon, rank, score_map
 from core.nlu.normalize import compact, normalize, variants
 
 CHOICE_FUZZY_RATIO = 0.75  # difflib ratio for a mistyped choice label ("のりかえ" ~ "のりかい")
@@ -168,6 +170,11 @@ def loose_choice(whole: str, expect: Expectation, lex: Lexicon) -> str | None:
 def _date_intent(parsed: DateParse) -> Intent:
     if parsed.date is not None:
         return Intent(IntentKind.DATE, value=parsed.date.isoformat(), date=parsed.date)
+    if parsed.vague and parsed.candidates:
+        # "2週間くらい前": offer the likely days rather than guess one or ask from scratch.
+        return Intent(
+            IntentKind.VAGUE_DATE, value=parsed.matched, date_candidates=parsed.candidates
+        )
     return Intent(IntentKind.BAD_DATE, value=parsed.matched)
 
 
@@ -181,6 +188,52 @@ def _says_one_of(norm: str, whole: str, phrases: tuple[str, ...]) -> bool:
         elif g in whole:
             return True
     return False
+
+
+_CLAUSE = re.compile(r"[^,.?!\n]+[,.?!\n]*")
+
+
+def _weighed_scores(norm: str, whole: str, lex: Lexicon, *, typos: bool = True) -> TopicScores:
+    """Topic scores of the message, where a long message's background clauses (no asking
+    word: 夫の会社で携帯が支給されるので) count only ``background_weight`` of their words, so
+    the clause that asks (解約の手順を教えてください) decides."""
+    scores = dict(score_map(whole, lex, typos=typos))
+    weight = lex.clauses.background_weight
+    clauses = _CLAUSE.findall(norm)
+    if len(clauses) < 2 or weight >= 1 or not scores:
+        return rank(scores, lex)
+    shapes = [(lex.respell(compact(c)), "?" in c) for c in clauses]
+    asking = [q or any(w in c for w in lex.clauses.asking) for c, q in shapes]
+    if all(asking) or not any(asking):
+        return rank(scores, lex)
+    asked = score_map("".join(c for (c, _), a in zip(shapes, asking, strict=True) if a), lex)
+    if not any(sc >= lex.scoring.min_score for tid, sc in asked.items() if tid != OFF_TOPIC):
+        return rank(scores, lex)  # the question names no topic: the background must
+    for (clause, _), asks in zip(shapes, asking, strict=True):
+        if asks:
+            continue
+        for tid, sc in score_map(clause, lex, typos=False).items():
+            if tid in scores:
+                scores[tid] = max(0.0, scores[tid] - (1 - weight) * sc)
+    return rank(scores, lex)
+
+
+def _facts(text: str, today: date, lex: Lexicon) -> Facts:
+    """What the message states (extract_facts) plus every date in it with its role."""
+    return replace(extract_facts(text, today), dates=date_facts(text, today, lex))
+
+
+def _date_for(topic: str, facts: Facts, lex: Lexicon) -> date | None:
+    """The date said with ``topic`` that answers the topic's first date question: only one
+    whose role is the one that question asks for (月末 in a message about the bill is not
+    a start date)."""
+    role = lex.topic_date_roles.get(topic)
+    return next((d.date for d in facts.dates if d.role is role and d.date), None)
+
+
+def _along(facts: Facts) -> date | None:
+    """A date said with a button's words ("解約を取り消したい、11/30予定"): one with a role."""
+    return next((d.date for d in facts.dates if d.role is not DateRole.NONE and d.date), None)
 
 
 def understand(text: str, expect: Expectation, today: date) -> Intent:
@@ -199,17 +252,18 @@ def understand(text: str, expect: Expectation, today: date) -> Intent:
             return Intent(IntentKind.COMMAND, value=command.value)
 
     parsed = parse_date(text, today)
-    # A date said with a button's words ("解約を取り消したい、11/30予定") rides along, so
-    # the question it leads to is not asked again. A date node's own buttons don't need it.
-    along = None if expect.asks_date else parsed.date
+    facts = _facts(text, today, lex)
+    # A date said with a button's words rides along, so the question it leads to is not
+    # asked again. A date node's own buttons don't need it.
+    along = None if expect.asks_date else _along(facts)
     value = _pick(whole, expect, lex, typos=False)
     if value is not None:
-        return Intent(IntentKind.CHOICE, value=value, node=expect.node, date=along)
+        return Intent(IntentKind.CHOICE, value=value, node=expect.node, date=along, facts=facts)
     s = lex.scoring
-    scores = score_topics(whole, lex)
+    scores = _weighed_scores(norm, whole, lex)
     ranked = [kv for kv in (*scores.specific, *scores.generic) if kv[1] >= s.min_score]
-    for variant in () if ranked else variants(norm):
-        scores = score_topics(lex.respell(compact(variant)), lex)
+    for variant in () if ranked or scores.off_topic else variants(norm):
+        scores = _weighed_scores(variant, lex.respell(compact(variant)), lex)
         ranked = [kv for kv in (*scores.specific, *scores.generic) if kv[1] >= s.min_score]
         if ranked:
             break
@@ -217,11 +271,16 @@ def understand(text: str, expect: Expectation, today: date) -> Intent:
     # different topic ("解約の手数料" is not a typo of the button 解約の手順).
     value = _pick(whole, expect, lex, typos=True)
     if value is not None and (not ranked or ranked[0][0] == value):
-        return Intent(IntentKind.CHOICE, value=value, node=expect.node, date=along)
+        return Intent(IntentKind.CHOICE, value=value, node=expect.node, date=along, facts=facts)
 
+    # Weather, APN, a plan change: words about what the bot does not handle outweigh any
+    # topic. Then 今日 in 「今日の天気は？」 answers no date question either.
+    off = scores.off_topic >= s.min_score and all(sc <= scores.off_topic for _, sc in ranked)
     # A vague date (月初, 先週) gives way to a topic the message also names.
-    if expect.asks_date and parsed.found and not (parsed.vague and ranked):
+    if expect.asks_date and parsed.found and not off and not (parsed.vague and ranked):
         return _date_intent(parsed)
+    if off:
+        return Intent(IntentKind.OFF_TOPIC, facts=facts)
 
     if scores.specific and scores.specific[0][1] >= s.min_score:
         best = scores.specific[0][1]
@@ -229,14 +288,17 @@ def understand(text: str, expect: Expectation, today: date) -> Intent:
             : s.max_candidates
         ]
         if len(close) >= 2:
-            return Intent(IntentKind.AMBIGUOUS, candidates=close)
-        return Intent(IntentKind.TOPIC, value=close[0], date=parsed.date)
+            return Intent(IntentKind.AMBIGUOUS, candidates=close, facts=facts)
+        return Intent(
+            IntentKind.TOPIC, value=close[0], date=_date_for(close[0], facts, lex), facts=facts
+        )
     if scores.generic and scores.generic[0][1] >= s.min_score:
-        return Intent(IntentKind.TOPIC, value=scores.generic[0][0], date=parsed.date)
+        topic = scores.generic[0][0]
+        return Intent(IntentKind.TOPIC, value=topic, date=_date_for(topic, facts, lex), facts=facts)
 
     value = loose_choice(whole, expect, lex)
     if value is not None:
-        return Intent(IntentKind.CHOICE, value=value, node=expect.node)
+        return Intent(IntentKind.CHOICE, value=value, node=expect.node, facts=facts)
     if parsed.found:
         return _date_intent(parsed)
     # Thanks first: "どうもありがとう" carries the greeting word どうも but says thank you.
@@ -244,7 +306,7 @@ def understand(text: str, expect: Expectation, today: date) -> Intent:
         return Intent(IntentKind.THANKS)
     if _says_one_of(norm, whole, lex.greetings):
         return Intent(IntentKind.START)
-    return Intent(IntentKind.UNKNOWN)
+    return Intent(IntentKind.UNKNOWN, facts=facts)
 
 
 def warm_up() -> None:
