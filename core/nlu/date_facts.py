@@ -9,10 +9,8 @@ that asks for a bare date, never a topic's question (「今日の天気は？」
 
 from __future__ import annotations
 
-from datetime import date
-
 from core.intent import DateFact, DateRole
-from core.nlu.dates import DateParse, flatten, scan_dates
+from core.nlu.dates import DateParse
 from core.nlu.lexicon import Lexicon
 
 ROLE_REACH = 12  # characters either side of a date a role word is looked for in
@@ -53,12 +51,11 @@ def role_of(flat: str, found: DateParse, lex: Lexicon) -> DateRole:
     return chosen[1] if chosen else DateRole.NONE
 
 
-def date_facts(text: str, today: date, lex: Lexicon) -> tuple[DateFact, ...]:
-    """The dates ``text`` states, in the order written; impossible ones are left out
-    (the date question says so when it is asked)."""
-    flat = flatten(text)
+def date_facts(flat: str, scanned: tuple[DateParse, ...], lex: Lexicon) -> tuple[DateFact, ...]:
+    """The dates a message states (``scanned`` = scan_dates of its ``flat`` form), in the
+    order written; impossible ones are left out (the date question says so when asked)."""
     out: list[DateFact] = []
-    for found in sorted(scan_dates(flat, today), key=lambda f: f.start):
+    for found in sorted(scanned, key=lambda f: f.start):
         if found.date is None and not found.candidates:
             continue
         out.append(

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections import Counter
 from dataclasses import dataclass, replace
 from datetime import date
 from functools import lru_cache
 
 from core.intent import ChoiceSpec, DateRole, Expectation, Facts, Intent, IntentKind
 from core.nlu.date_facts import date_facts
-from core.nlu.dates import DateParse, parse_date
+from core.nlu.dates import NOTHING, DateParse, flatten, scan_dates
 from core.nlu.facts import extract_facts
 from core.nlu.lexicon import OFF_TOPIC, Lexicon, TopicScores, key, load_lexicon, rank, score_map
 from core.nlu.normalize import compact, normalize, variants
@@ -62,11 +63,14 @@ class _ChoiceTable:
 
     forms: tuple[tuple[frozenset[str], ChoiceSpec], ...]
     own_words: tuple[tuple[tuple[str, ...], ChoiceSpec], ...]  # for loose_choice
+    # Each choice's forms of two characters or more, longest first.
+    long_forms: tuple[tuple[tuple[str, ...], ChoiceSpec], ...] = ()
 
 
 @lru_cache(maxsize=512)
 def _choice_table(expect: Expectation, lexicon: Lexicon) -> _ChoiceTable:
     generic = frozenset().union(*lexicon.choice_words)
+    forms = [(_choice_forms(c, lexicon), c) for c in expect.choices]
     own = []
     for c in expect.choices:
         words = (key(c.label), key(c.value), *(key(w) for w in c.synonyms))
@@ -74,8 +78,12 @@ def _choice_table(expect: Expectation, lexicon: Lexicon) -> _ChoiceTable:
         # and the そう of そうだなあ are not answers.
         own.append((tuple(x for x in words if len(x) >= 2 and x not in generic), c))
     return _ChoiceTable(
-        forms=tuple((_choice_forms(c, lexicon), c) for c in expect.choices),
+        forms=tuple(forms),
         own_words=tuple(own),
+        long_forms=tuple(
+            (tuple(sorted((x for x in f if len(x) >= 2), key=len, reverse=True)), c)
+            for f, c in forms
+        ),
     )
 
 
@@ -87,12 +95,25 @@ def _number(trimmed: str) -> int | None:
     return _KANJI_ORDINALS[k.group(1)] if k else None
 
 
+@lru_cache(maxsize=4096)
+def _latin_word(form: str) -> re.Pattern[str] | None:
+    if form.isascii() and form.isalpha():
+        return re.compile(rf"(?<![a-z]){re.escape(form)}(?![a-z])")
+    return None
+
+
 def _occurs(form: str, text: str) -> bool:
     """``form`` inside ``text``; a latin form only as a whole word, so the choice value
     "cancel" is not found in "cancellation fee" (Japanese has no word gaps to respect)."""
-    if form.isascii() and form.isalpha():
-        return re.search(rf"(?<![a-z]){re.escape(form)}(?![a-z])", text) is not None
-    return form in text
+    if form not in text:
+        return False
+    word = _latin_word(form)
+    return word is None or word.search(text) is not None
+
+
+@lru_cache(maxsize=4096)
+def _chars(form: str) -> Counter[str]:
+    return Counter(form)
 
 
 def pick_choice(
@@ -113,7 +134,8 @@ def _pick(whole: str, expect: Expectation, lex: Lexicon, *, typos: bool) -> str 
     n = _number(trimmed)
     if n is not None:
         return choices[n - 1].value if 1 <= n <= len(choices) else None
-    forms = _choice_table(expect, lex).forms
+    table = _choice_table(expect, lex)
+    forms = table.forms
     for candidate in (trimmed, whole):
         exact = [c for f, c in forms if candidate in f]
         if len(exact) == 1:
@@ -121,11 +143,11 @@ def _pick(whole: str, expect: Expectation, lex: Lexicon, *, typos: bool) -> str 
     # The reply says more than the label ("解約だけしたいです" for 解約だけ): take the choice
     # whose longest form inside the reply is longest, if that is unambiguous.
     inside: list[tuple[int, ChoiceSpec]] = []
-    for f, c in forms:
-        found = [len(x) for x in f if len(x) >= 2 and _occurs(x, whole)]
+    for longest_first, c in table.long_forms:
+        found = next((len(x) for x in longest_first if _occurs(x, whole)), 0)
         # Measured against the reply without its politeness (通話simです -> 通話sim).
-        if found and max(found) >= CHOICE_CONTAIN_SHARE * len(trimmed):
-            inside.append((max(found), c))
+        if found and found >= CHOICE_CONTAIN_SHARE * len(trimmed):
+            inside.append((found, c))
     inside.sort(key=lambda lc: -lc[0])
     if inside and (len(inside) == 1 or inside[0][0] > inside[1][0]):
         return inside[0][1].value
@@ -133,8 +155,9 @@ def _pick(whole: str, expect: Expectation, lex: Lexicon, *, typos: bool) -> str 
     # 1800 is a different amount from the 1,500円 button, not a slip of the finger.
     if typos and len(trimmed) >= 2 and not any(ch.isdigit() for ch in trimmed):
         best: list[tuple[float, ChoiceSpec]] = []
-        for f, c in forms:
-            ratio = max((_ratio(trimmed, x) for x in f if len(x) >= 2), default=0.0)
+        have = Counter(trimmed)
+        for longest_first, c in table.long_forms:
+            ratio = max((_ratio(trimmed, have, x) for x in longest_first), default=0.0)
             best.append((ratio, c))
         best.sort(key=lambda rc: -rc[0])
         top = best[0]
@@ -143,16 +166,17 @@ def _pick(whole: str, expect: Expectation, lex: Lexicon, *, typos: bool) -> str 
     return None
 
 
-def _ratio(a: str, b: str) -> float:
-    """difflib's similarity of ``a`` and ``b``, 0 when even its upper bound is below what
-    a typo needs (most forms differ in length too much to be a typo at all)."""
+def _ratio(a: str, a_chars: Counter[str], b: str) -> float:
+    """difflib's similarity of ``a`` and ``b``, 0 when even its upper bounds (lengths,
+    then characters in common) are below what a typo needs: most forms are no typo of
+    the reply at all, and difflib's own set-up costs more than these checks."""
     la, lb = len(a), len(b)
     if 2 * min(la, lb) < CHOICE_FUZZY_RATIO * (la + lb):
         return 0.0
-    m = difflib.SequenceMatcher(None, a, b)
-    if m.quick_ratio() < CHOICE_FUZZY_RATIO:
+    common = sum(min(n, a_chars[ch]) for ch, n in _chars(b).items())
+    if 2 * common < CHOICE_FUZZY_RATIO * (la + lb):
         return 0.0
-    return m.ratio()
+    return difflib.SequenceMatcher(None, a, b).ratio()
 
 
 def loose_choice(whole: str, expect: Expectation, lex: Lexicon) -> str | None:
@@ -218,9 +242,9 @@ def _weighed_scores(norm: str, whole: str, lex: Lexicon, *, typos: bool = True) 
     return rank(scores, lex)
 
 
-def _facts(text: str, today: date, lex: Lexicon) -> Facts:
+def _facts(text: str, today: date, flat: str, found: tuple[DateParse, ...], lex: Lexicon) -> Facts:
     """What the message states (extract_facts) plus every date in it with its role."""
-    return replace(extract_facts(text, today), dates=date_facts(text, today, lex))
+    return replace(extract_facts(text, today), dates=date_facts(flat, found, lex))
 
 
 def _date_for(topic: str, facts: Facts, lex: Lexicon) -> date | None:
@@ -251,8 +275,10 @@ def understand(text: str, expect: Expectation, today: date) -> Intent:
         if command is not None:
             return Intent(IntentKind.COMMAND, value=command.value)
 
-    parsed = parse_date(text, today)
-    facts = _facts(text, today, lex)
+    flat = flatten(text)
+    found = scan_dates(flat, today)
+    parsed = found[0] if found else NOTHING  # the most specific: what a date question takes
+    facts = _facts(text, today, flat, found, lex)
     # A date said with a button's words rides along, so the question it leads to is not
     # asked again. A date node's own buttons don't need it.
     along = None if expect.asks_date else _along(facts)
