@@ -92,7 +92,7 @@ class Topic:
 
 @dataclass(frozen=True)
 class Clauses:
-    """How a long message is weighed: clauses with an asking word count fully."""
+    """How a long message is weighed: the clauses with an asking word decide."""
 
     asking: tuple[str, ...] = ()
     background_weight: float = 1.0
@@ -338,11 +338,14 @@ class TopicScores:
     off_topic: float = 0.0  # weight of words about what the bot does not handle
 
 
-def score_map(text: str, lexicon: Lexicon, *, typos: bool = True) -> dict[str, float]:
-    """Topic id -> score of ``text`` (compact normalised), off_topic included."""
+def score_map(
+    text: str, lexicon: Lexicon, *, typos: bool = True, breaks: tuple[int, ...] = ()
+) -> dict[str, float]:
+    """Topic id -> score of ``text`` (compact normalised), off_topic included; ``breaks``:
+    where sentences end (a group's parts must share one)."""
     if lexicon.index is None:  # a Lexicon built by hand, not by parse_lexicon
         raise LexiconError("lexicon has no index")
-    return score(lexicon.index, text, typos=typos)
+    return score(lexicon.index, text, typos=typos, breaks=breaks)
 
 
 def rank(scores: Mapping[str, float], lexicon: Lexicon) -> TopicScores:

@@ -11,6 +11,7 @@ the message, and only inside that stretch (a kana word's slip stays in its scrip
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -159,9 +160,12 @@ def find_all(index: Index, text: str) -> dict[str, list[int]]:
     return found
 
 
-def score(index: Index, text: str, *, typos: bool = True) -> dict[str, float]:
+def score(
+    index: Index, text: str, *, typos: bool = True, breaks: tuple[int, ...] = ()
+) -> dict[str, float]:
     """Topic id -> score for ``text`` (compact normalised); empty when nothing matched.
-    ``typos``: look for mistyped words when no word matched as typed."""
+    ``typos``: look for mistyped words when no word matched as typed; ``breaks``: where
+    sentences end in ``text`` (a group counts only with all its parts in one sentence)."""
     found = find_all(index, text)
     topics = index.topics
     neg = index.negation
@@ -214,7 +218,7 @@ def score(index: Index, text: str, *, typos: bool = True) -> dict[str, float]:
             ]
             for p in parts
         ]
-        if not all(places):
+        if not all(places) or (breaks and not _one_sentence(places, breaks)):
             continue
         own = [(s, e) for t, s, e in counted if t == ti]
         beyond = any(
@@ -231,6 +235,12 @@ def score(index: Index, text: str, *, typos: bool = True) -> dict[str, float]:
         for ti, sc in scores.items()
         if not any(w in found for w in topics[ti].unless)
     }
+
+
+def _one_sentence(places: list[list[int]], breaks: tuple[int, ...]) -> bool:
+    """Some sentence holds an occurrence of every part."""
+    sentences = [{bisect_right(breaks, p) for p in starts} for starts in places]
+    return bool(set.intersection(*sentences))
 
 
 def typo_distance(pattern: str, text: str, limit: int) -> int:

@@ -21,7 +21,14 @@ from core.intent import ChoiceSpec, DateRole, Expectation, Facts, Intent, Intent
 from core.nlu.date_facts import date_facts
 from core.nlu.dates import NOTHING, DateParse, flatten, scan_dates
 from core.nlu.facts import extract_facts
-from core.nlu.lexicon import OFF_TOPIC, Lexicon, TopicScores, key, load_lexicon, rank, score_map
+from core.nlu.lexicon import (
+    Lexicon,
+    TopicScores,
+    key,
+    load_lexicon,
+    rank,
+    score_map,
+)
 from core.nlu.normalize import compact, normalize, variants
 
 CHOICE_FUZZY_RATIO = 0.75  # difflib ratio for a mistyped choice label ("のりかえ" ~ "のりかい")
@@ -214,31 +221,50 @@ def _says_one_of(norm: str, whole: str, phrases: tuple[str, ...]) -> bool:
     return False
 
 
-_CLAUSE = re.compile(r"[^,.?!\n]+[,.?!\n]*")
+# A clause ends at punctuation or at a conjunction that closes a reason or a contrast
+# (…ので, …けど, …ですが): "まだ使えてるけど取り消せる？" asks only its second half.
+_CLAUSE = re.compile(
+    r"(?:[^,.?!\n]+?(?:けれども|けれど|けど|ので|のですが|んですが|ですが|[,.?!\n]+|$))"
+)
+_SENTENCE = re.compile(r"[^.?!\n]+[.?!\n]*")
+
+
+def _sentence_breaks(norm: str, whole: str, lex: Lexicon) -> tuple[int, ...]:
+    """Where sentences end in ``whole`` (the compact message), so a group's parts are
+    looked for within one sentence ("家族と同じキャリア。…番号はもう使わない" is no 番号+同じ)."""
+    ends: list[int] = []
+    pos = 0
+    for sentence in _SENTENCE.findall(norm):
+        pos += len(lex.respell(compact(sentence)))
+        ends.append(pos)
+    return tuple(ends[:-1]) if ends and ends[-1] == len(whole) else ()
 
 
 def _weighed_scores(norm: str, whole: str, lex: Lexicon, *, typos: bool = True) -> TopicScores:
-    """Topic scores of the message, where a long message's background clauses (no asking
-    word: 夫の会社で携帯が支給されるので) count only ``background_weight`` of their words, so
-    the clause that asks (解約の手順を教えてください) decides."""
-    scores = dict(score_map(whole, lex, typos=typos))
-    weight = lex.clauses.background_weight
-    clauses = _CLAUSE.findall(norm)
-    if len(clauses) < 2 or weight >= 1 or not scores:
+    """Topic scores of the message. In a long message whose asking clause (教えて, したい,
+    ？) names a topic, words of background clauses (夫の会社で携帯が支給されるので…) count
+    only ``background_weight``: the clause that asks outweighs them. Groups spanning both
+    (契約して3日だけど取り消せる？) keep their weight: they are how the question is put."""
+    scores = score_map(whole, lex, typos=typos, breaks=_sentence_breaks(norm, whole, lex))
+    clauses = [c for c in _CLAUSE.findall(norm) if c.strip(" ,.")]
+    if len(clauses) < 2 or not scores:
         return rank(scores, lex)
     shapes = [(lex.respell(compact(c)), "?" in c) for c in clauses]
     asking = [q or any(w in c for w in lex.clauses.asking) for c, q in shapes]
     if all(asking) or not any(asking):
         return rank(scores, lex)
-    asked = score_map("".join(c for (c, _), a in zip(shapes, asking, strict=True) if a), lex)
-    if not any(sc >= lex.scoring.min_score for tid, sc in asked.items() if tid != OFF_TOPIC):
-        return rank(scores, lex)  # the question names no topic: the background must
+    asked_text = "".join(c for (c, _), a in zip(shapes, asking, strict=True) if a)
+    asked = rank(score_map(asked_text, lex, typos=False), lex)
+    if not any(sc >= lex.scoring.min_score for _, sc in asked.specific):
+        # The question names no topic of its own (解約したい, 解約できてる？): the
+        # background says which (契約して3日目だけど…) and keeps its full weight.
+        return rank(scores, lex)
+    weight = lex.clauses.background_weight
     for (clause, _), asks in zip(shapes, asking, strict=True):
-        if asks:
-            continue
-        for tid, sc in score_map(clause, lex, typos=False).items():
-            if tid in scores:
-                scores[tid] = max(0.0, scores[tid] - (1 - weight) * sc)
+        if not asks:
+            for tid, sc in score_map(clause, lex, typos=False).items():
+                if tid in scores:
+                    scores[tid] = max(0.0, scores[tid] - (1 - weight) * sc)
     return rank(scores, lex)
 
 
