@@ -295,7 +295,9 @@ def _negation(raw: Any) -> re.Pattern[str] | None:
         return "|".join(re.escape(w) for w in words) or "(?!)"
 
     between, after, unless = alt("between"), alt("after"), alt("except_after")
-    return re.compile(rf"(?!(?:{between}){{0,2}}(?:{unless}))(?:{between}){{0,2}}(?:{after})")
+    # One kana may finish a word written as its stem (乗り換|え ではなく, 取り消|し じゃなくて).
+    lead = rf"[ぁ-ゖ]?(?:{between}){{0,2}}"
+    return re.compile(rf"(?!{lead}(?:{unless})){lead}(?:{after})")
 
 
 def _date_roles(raw: Any) -> tuple[tuple[str, DateRole], ...]:
