@@ -1,4 +1,9 @@
-"""Japanese understanding: normalisation, dates and intents (data in data/intents.yaml)."""
+"""Japanese understanding: normalisation, dates and intents (data in data/intents.yaml).
+
+Importing the package loads the lexicon (readings, lookup index): a process pays it once,
+at start-up (core.turn imports this when its runner is built), never on the first
+customer's message. bench/bench_understand.py prints what it costs.
+"""
 
 from core.nlu.dates import DateParse, parse_date
 from core.nlu.lexicon import topic_ids, topic_label
@@ -15,3 +20,5 @@ __all__ = [
     "understand",
     "warm_up",
 ]
+
+warm_up()
