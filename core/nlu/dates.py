@@ -346,10 +346,11 @@ _PATTERNS: tuple[tuple[re.Pattern[str], _Reader], ...] = (
 _PARTICLE = re.compile(r"(\d[年月])の(?=\d)")
 
 
-def flatten(text: str) -> str:
-    """``text`` as the date patterns read it: normalised, no spaces, kanji numerals before
-    年/月/日 as digits, and no の between year, month and day."""
-    flat = _arabic(normalize(text).replace(" ", ""))
+def flatten(text: str, normalized: str | None = None) -> str:
+    """``text`` as the date patterns read it: normalised (pass ``normalized`` when it is
+    at hand), no spaces, kanji numerals before 年/月/日 as digits, and no の between year,
+    month and day."""
+    flat = _arabic((normalize(text) if normalized is None else normalized).replace(" ", ""))
     # "6月の20日", "2026年の6月": the particle changes nothing, and left in it would
     # make the day be read alone (as this month's 20th).
     return _PARTICLE.sub(r"\1", flat)

@@ -72,6 +72,7 @@ class _ChoiceTable:
     own_words: tuple[tuple[tuple[str, ...], ChoiceSpec], ...]  # for loose_choice
     # Each choice's forms of two characters or more, longest first.
     long_forms: tuple[tuple[tuple[str, ...], ChoiceSpec], ...] = ()
+    longest: int = 0  # length of the longest form
 
 
 @lru_cache(maxsize=512)
@@ -91,6 +92,7 @@ def _choice_table(expect: Expectation, lexicon: Lexicon) -> _ChoiceTable:
             (tuple(sorted((x for x in f if len(x) >= 2), key=len, reverse=True)), c)
             for f, c in forms
         ),
+        longest=max((len(x) for f, _ in forms for x in f), default=0),
     )
 
 
@@ -134,10 +136,19 @@ def pick_choice(
 
 def _pick(whole: str, expect: Expectation, lex: Lexicon, *, typos: bool) -> str | None:
     """pick_choice on the compact respelled message."""
-    choices = expect.choices
-    if not choices or not whole:
+    if not expect.choices or not whole:
         return None
     trimmed = _trim(whole, lex)
+    found = _pick_exact(whole, trimmed, expect, lex)
+    if found is not None or not typos:
+        return found or None
+    return _pick_typo(trimmed, expect, lex)
+
+
+def _pick_exact(whole: str, trimmed: str, expect: Expectation, lex: Lexicon) -> str | None:
+    """The choice ``whole`` names as typed, "" when it names none (then a typo may), or
+    None for a number that picks no button."""
+    choices = expect.choices
     n = _number(trimmed)
     if n is not None:
         return choices[n - 1].value if 1 <= n <= len(choices) else None
@@ -158,18 +169,28 @@ def _pick(whole: str, expect: Expectation, lex: Lexicon, *, typos: bool) -> str 
     inside.sort(key=lambda lc: -lc[0])
     if inside and (len(inside) == 1 or inside[0][0] > inside[1][0]):
         return inside[0][1].value
-    # A typo in a short answer: the closest form, if clearly closest. Never for numbers:
-    # 1800 is a different amount from the 1,500円 button, not a slip of the finger.
-    if typos and len(trimmed) >= 2 and not any(ch.isdigit() for ch in trimmed):
-        best: list[tuple[float, ChoiceSpec]] = []
-        have = Counter(trimmed)
-        for longest_first, c in table.long_forms:
-            ratio = max((_ratio(trimmed, have, x) for x in longest_first), default=0.0)
-            best.append((ratio, c))
-        best.sort(key=lambda rc: -rc[0])
-        top = best[0]
-        if top[0] >= CHOICE_FUZZY_RATIO and (len(best) == 1 or best[1][0] < top[0]):
-            return top[1].value
+    return ""
+
+
+def _pick_typo(trimmed: str, expect: Expectation, lex: Lexicon) -> str | None:
+    """A typo in a short answer: the closest form, if clearly closest. Never for numbers:
+    1800 is a different amount from the 1,500円 button, not a slip of the finger."""
+    if not expect.choices:
+        return None
+    table = _choice_table(expect, lex)
+    # difflib's ratio cannot reach the bar when the reply is far longer than every form.
+    too_long = 2 * table.longest < CHOICE_FUZZY_RATIO * (len(trimmed) + table.longest)
+    if too_long or len(trimmed) < 2 or any(ch.isdigit() for ch in trimmed):
+        return None
+    best: list[tuple[float, ChoiceSpec]] = []
+    have = Counter(trimmed)
+    for longest_first, c in table.long_forms:
+        ratio = max((_ratio(trimmed, have, x) for x in longest_first), default=0.0)
+        best.append((ratio, c))
+    best.sort(key=lambda rc: -rc[0])
+    top = best[0]
+    if top[0] >= CHOICE_FUZZY_RATIO and (len(best) == 1 or best[1][0] < top[0]):
+        return top[1].value
     return None
 
 
@@ -232,6 +253,8 @@ _SENTENCE = re.compile(r"[^.?!\n]+[.?!\n]*")
 def _sentence_breaks(norm: str, whole: str, lex: Lexicon) -> tuple[int, ...]:
     """Where sentences end in ``whole`` (the compact message), so a group's parts are
     looked for within one sentence ("家族と同じキャリア。…番号はもう使わない" is no 番号+同じ)."""
+    if not any(ch in ".?!\n" for ch in norm.rstrip(".?!\n")):
+        return ()  # one sentence: nothing to bound
     ends: list[int] = []
     pos = 0
     for sentence in _SENTENCE.findall(norm):
@@ -301,15 +324,15 @@ def understand(text: str, expect: Expectation, today: date) -> Intent:
         if command is not None:
             return Intent(IntentKind.COMMAND, value=command.value)
 
-    flat = flatten(text)
+    flat = flatten(text, norm)
     found = scan_dates(flat, today)
     parsed = found[0] if found else NOTHING  # the most specific: what a date question takes
     facts = _facts(text, today, flat, found, lex)
     # A date said with a button's words rides along, so the question it leads to is not
     # asked again. A date node's own buttons don't need it.
     along = None if expect.asks_date else _along(facts)
-    value = _pick(whole, expect, lex, typos=False)
-    if value is not None:
+    value = _pick_exact(whole, trimmed, expect, lex) if expect.choices and whole else ""
+    if value:
         return Intent(IntentKind.CHOICE, value=value, node=expect.node, date=along, facts=facts)
     s = lex.scoring
     scores = _weighed_scores(norm, whole, lex)
@@ -321,8 +344,9 @@ def understand(text: str, expect: Expectation, today: date) -> Intent:
             break
     # A label one typo away is the answer, unless the message clearly asks about a
     # different topic ("解約の手数料" is not a typo of the button 解約の手順).
-    value = _pick(whole, expect, lex, typos=True)
-    if value is not None and (not ranked or ranked[0][0] == value):
+    if value == "" and whole:
+        value = _pick_typo(trimmed, expect, lex)
+    if value and (not ranked or ranked[0][0] == value):
         return Intent(IntentKind.CHOICE, value=value, node=expect.node, date=along, facts=facts)
 
     # Weather, APN, a plan change: words about what the bot does not handle outweigh any
