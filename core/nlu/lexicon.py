@@ -10,13 +10,16 @@ Scoring works on the compact normalised message (see normalize.compact):
    looked for with one typo (two from eight characters), at a reduced weight;
 4. a generic topic (cancel) scores only when no specific topic did.
 
-Every kanji word also matches its hiragana reading (pykakasi, at load), so a customer
+Every kanji word also matches its hiragana reading (pykakasi, read once into
+data/readings.json by `python -m core.nlu.readings`; a word missing there is read at load),
+so a customer
 typing only hiragana (さいていりようきかん) is understood without listing each reading.
 Messages are respelled first (Lexicon.respell): IME slips (解役) and Kansai forms (でけへん).
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -24,7 +27,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import pykakasi
 import yaml
 
 from core.intent import Command, DateRole
@@ -32,6 +34,7 @@ from core.nlu.normalize import compact, normalize
 from core.nlu.scoring import Index, TopicWords, build_index, has_kanji, score
 
 DATA_FILE = Path(__file__).parent / "data" / "intents.yaml"
+READINGS_FILE = Path(__file__).parent / "data" / "readings.json"
 LABEL_MAX = 20
 # Customers who type in hiragana only (かいやくできない) must hit kanji words too, so each
 # kanji word also matches its reading. Short readings (かぞく, つま) are too likely to occur
@@ -147,15 +150,36 @@ def key(word: str) -> str:
 
 @lru_cache(maxsize=1)
 def _kakasi() -> Any:
+    # Imported only when a word's reading is not in data/readings.json: building the
+    # converter costs half a second of start-up.
+    import pykakasi
+
     return pykakasi.kakasi()  # type: ignore[no-untyped-call]  # the library has no hints
+
+
+@lru_cache(maxsize=1)
+def _stored_readings() -> dict[str, str]:
+    try:
+        with READINGS_FILE.open(encoding="utf-8") as fh:
+            stored = json.load(fh)
+    except FileNotFoundError:
+        return {}
+    return stored if isinstance(stored, dict) else {}
+
+
+def read_aloud(word: str) -> str:
+    """Hiragana reading of ``word`` by pykakasi (compact normalised), "" without kanji."""
+    if not has_kanji(word):
+        return ""
+    return key("".join(part["hira"] for part in _kakasi().convert(word)))
 
 
 def reading(word: str) -> str:
     """Hiragana reading of ``word`` (compact normalised) when it has kanji, else ""."""
     if not has_kanji(word):
         return ""
-    kana = "".join(part["hira"] for part in _kakasi().convert(word))
-    return key(kana)
+    stored = _stored_readings().get(word)
+    return stored if stored is not None else read_aloud(word)
 
 
 def _words(raw: Any, where: str) -> tuple[str, ...]:
@@ -313,6 +337,14 @@ def _topic_date_roles(raw: Any) -> dict[str, DateRole]:
     if not isinstance(raw, dict) or not set(raw) <= set(TOPIC_IDS):
         raise LexiconError("topic_date_roles: expected topic id -> role")
     return {t: DateRole(r) for t, r in raw.items()}
+
+
+def kanji_words() -> set[str]:
+    """Every topic word of the lexicon data (compact normalised) that has kanji."""
+    with DATA_FILE.open(encoding="utf-8") as fh:
+        data = yaml.safe_load(fh)
+    raw = [*(data.get("topics") or {}).values(), data.get("off_topic") or {}]
+    return {k for t in raw for w in (t.get("terms") or {}) if has_kanji(k := key(str(w)))}
 
 
 @lru_cache(maxsize=1)
