@@ -282,6 +282,14 @@ def _day_only(m: re.Match[str], today: date) -> DateParse:
     return _result(_safe(today.year, today.month, int(m.group(1))), m.group(0))
 
 
+_MONTHS_EN = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+
+
+def _english_month_day(m: re.Match[str], today: date) -> DateParse:
+    month = _MONTHS_EN.index(m.group(1)) + 1
+    return _result(infer_year(month, int(m.group(2)), today), m.group(0))
+
+
 _Reader = Callable[[re.Match[str], date], DateParse]
 # Most specific first: a full date must not be read as its month/day tail.
 _PATTERNS: tuple[tuple[re.Pattern[str], _Reader], ...] = (
@@ -300,6 +308,14 @@ _PATTERNS: tuple[tuple[re.Pattern[str], _Reader], ...] = (
     (re.compile(r"(?<![\d./-])(\d{1,2})月(\d{1,2})日"), _month_day),
     (re.compile(r"(?<![\d./-])(\d{1,2})月の?(?:末|終わり)"), _named_month_end),
     (re.compile(r"(?<![\d./-])(\d{1,2})/(\d{1,2})(?![\d/])"), _month_day),
+    # "I started on Nov 10" (flattened: spaces gone).
+    (
+        re.compile(
+            rf"({'|'.join(_MONTHS_EN)})(?:uary|ruary|ch|il|e|y|ust|t|tember|ober|ember)?\.?"
+            r"(\d{1,2})(?!\d)"
+        ),
+        _english_month_day,
+    ),
     (re.compile(r"(先月|前月|今月|当月|来月|翌月)(?:の)?(?:(\d{1,2})日|(末))"), _relative_month),
     (re.compile(r"(?<![月])月末"), _bare_month_end),
     # "10日くらい" as the whole answer: about the 10th (not "about ten days").
@@ -351,6 +367,7 @@ def flatten(text: str, normalized: str | None = None) -> str:
     at hand), no spaces, kanji numerals before 年/月/日 as digits, and no の between year,
     month and day."""
     flat = _arabic((normalize(text) if normalized is None else normalized).replace(" ", ""))
+    flat = flat.replace("半年", "6か月")  # 半年前, 使って半年: six months
     # "6月の20日", "2026年の6月": the particle changes nothing, and left in it would
     # make the day be read alone (as this month's 20th).
     return _PARTICLE.sub(r"\1", flat)

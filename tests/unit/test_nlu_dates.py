@@ -198,6 +198,9 @@ def test_a_duration_is_not_a_day() -> None:
         ("届いて1日目", date(2026, 6, 10)),
         ("使い始めて2週間", date(2026, 5, 27)),
         ("三日前に届いた", date(2026, 6, 7)),
+        ("半年前に契約", date(2025, 12, 10)),
+        ("I started on Nov 10", date(2025, 11, 10)),
+        ("received it on June 5th", date(2026, 6, 5)),
         ("二週間前に契約", date(2026, 5, 27)),
     ],
 )
