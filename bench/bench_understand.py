@@ -9,8 +9,8 @@ of a lexicon matcher: every fallback is tried). Times are per call, in ms, and a
 to a floor measured in the same run on the same texts (`normalize()` alone), so a slower or
 busier machine shifts both alike.
 
-Load (lexicon, analyzer, tables) is measured separately: it is paid once per process at
-start-up (`core.nlu.warm_up()`), never on the first customer's message.
+Load (lexicon, readings, index) is measured separately: it is paid once per process when
+`core.nlu` is imported at start-up, never on the first customer's message.
 """
 
 from __future__ import annotations

@@ -1,11 +1,14 @@
 """Free text -> Intent, in a fixed order of precedence:
 
 no input → global command (the whole message is one) → the current node's choices →
-a date when the node asks for one → topics → a choice word inside a longer reply →
-any date → greeting → thanks → unknown.
+off-topic (weather, APN...) → a date when the node asks for one → topics → a choice word
+inside a longer reply → any date → thanks → greeting → unknown.
 
-Topics are scored on the message as typed (misspellings respelled); only when that finds
-nothing are its variants tried (romaji as kana, long-vowel marks spelled out).
+Topics are scored on the message as typed (misspellings respelled, long vowels spelled
+out); a word taken back (MNPはしない) counts nothing, and in a long message the clause that
+asks outweighs background clauses. Only when nothing scores is the romaji variant tried.
+Every intent read from a message carries its Facts: what extract_facts finds plus every
+date with its role (date_facts), so later questions are not asked again.
 """
 
 from __future__ import annotations
