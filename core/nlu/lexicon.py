@@ -102,6 +102,17 @@ class Clauses:
 
 
 @dataclass(frozen=True)
+class Compare:
+    """ "A と B、どっちがいい？": a choice between two named topics is asked back with
+    exactly those topics as buttons, even a generic one (普通の解約)."""
+
+    words: tuple[str, ...] = ()
+    # Topics that are themselves about choosing (乗り換え先: povoとahamoどっちがいい) are
+    # the subject of the question, not one of the things compared.
+    about_choosing: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Scoring:
     min_score: float
     ambiguity_ratio: float
@@ -124,6 +135,7 @@ class Lexicon:
     spellings: tuple[tuple[str, str], ...] = ()
     index: Index | None = None  # built from topics at load (scoring.build_index)
     clauses: Clauses = Clauses()
+    compare: Compare = Compare()
     # Word -> what a date next to it is the date of (date_roles), longest first.
     date_roles: tuple[tuple[str, DateRole], ...] = ()
     topic_date_roles: Mapping[str, DateRole] = field(default_factory=dict)
@@ -303,6 +315,10 @@ def parse_lexicon(data: Any) -> Lexicon:
         clauses=Clauses(
             asking=_words((data.get("clauses") or {}).get("asking", []), "clauses.asking"),
             background_weight=float((data.get("clauses") or {}).get("background_weight", 1.0)),
+        ),
+        compare=Compare(
+            words=_words((data.get("compare") or {}).get("words", []), "compare.words"),
+            about_choosing=tuple((data.get("compare") or {}).get("about_choosing", [])),
         ),
         date_roles=_date_roles(data.get("date_roles") or {}),
         topic_date_roles=_topic_date_roles(data.get("topic_date_roles") or {}),

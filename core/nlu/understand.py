@@ -294,6 +294,21 @@ def _weighed_scores(norm: str, whole: str, lex: Lexicon, *, typos: bool = True) 
     return rank(scores, lex)
 
 
+def _compared(whole: str, lex: Lexicon) -> tuple[str, ...]:
+    """The topics a "which is better, A or B?" message names, or () when it asks none.
+    Scored on the whole message: the things compared sit in the clause before the one
+    that asks (初期契約解除と普通の解約、|どっちがいいの？)."""
+    if not any(w in whole for w in lex.compare.words):
+        return ()
+    scores = rank(score_map(whole, lex, typos=False), lex)
+    named = [
+        tid
+        for tid, sc in (*scores.specific, *scores.generic)
+        if sc >= lex.scoring.min_score and tid not in lex.compare.about_choosing
+    ]
+    return tuple(named[: lex.scoring.max_candidates])
+
+
 def _facts(text: str, today: date, flat: str, found: tuple[DateParse, ...], lex: Lexicon) -> Facts:
     """What the message states (extract_facts) plus every date in it with its role."""
     return replace(extract_facts(text, today), dates=date_facts(flat, found, lex))
@@ -361,6 +376,9 @@ def understand(text: str, expect: Expectation, today: date) -> Intent:
     if off:
         return Intent(IntentKind.OFF_TOPIC, facts=facts)
 
+    compared = _compared(whole, lex)
+    if len(compared) >= 2:
+        return Intent(IntentKind.AMBIGUOUS, candidates=compared, facts=facts)
     if scores.specific and scores.specific[0][1] >= s.min_score:
         best = scores.specific[0][1]
         close = tuple(tid for tid, sc in scores.specific if sc >= best * s.ambiguity_ratio)[

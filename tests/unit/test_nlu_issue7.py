@@ -154,6 +154,24 @@ def test_two_topics_named_alike_are_offered_as_exactly_those_buttons() -> None:
     assert set(got.candidates) == {"fees", "sim_return"}
 
 
+@pytest.mark.parametrize(
+    ("text", "topics"),
+    [
+        ("転出と普通の解約、どっちがお得？", {"mnp", "cancel"}),
+        ("初期契約解除とMNP、どちらにすべき？", {"initial", "mnp"}),
+    ],
+)
+def test_which_of_two_named_topics_is_asked_back_with_those_two(
+    text: str, topics: set[str]
+) -> None:
+    got = first(text)
+    assert got.kind is IntentKind.AMBIGUOUS and set(got.candidates) == topics
+
+
+def test_which_carrier_is_better_is_the_next_carrier_topic() -> None:
+    assert first("楽天とドコモ、どっちがいいかな").value == "next_carrier"
+
+
 # ---- 5. off-topic says so ------------------------------------------------------------
 
 
