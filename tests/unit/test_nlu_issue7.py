@@ -138,6 +138,8 @@ def test_a_negated_topic_does_not_win(text: str, not_topic: str) -> None:
         ("データSIMを音声に変えたい。交換って有料？", "fees"),
         ("eSIMの解約方法", "esim"),
         ("最短でいつ解約できますか", "min_period"),
+        ("解約したのにスマホがネットにつながる", "still_works"),
+        ("解約済みだけど通話ができてしまう", "still_works"),
     ],
 )
 def test_the_specific_topic_wins(text: str, topic: str) -> None:
