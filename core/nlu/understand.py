@@ -250,6 +250,7 @@ def _says_one_of(norm: str, whole: str, phrases: tuple[str, ...]) -> bool:
 _CLAUSE = re.compile(
     r"(?:[^,.?!\n]+?(?:けれども|けれど|けど|ので|のですが|んですが|ですが|[,.?!\n]+|$))"
 )
+_LEADS_ON = ("けれども", "けれど", "けど", "ので", "ですが")
 _SENTENCE = re.compile(r"[^.?!\n]+[.?!\n]*")
 
 
@@ -276,7 +277,12 @@ def _weighed_scores(norm: str, whole: str, lex: Lexicon, *, typos: bool = True) 
     if len(clauses) < 2 or not scores:
         return rank(scores, lex)
     shapes = [(lex.respell(compact(c)), "?" in c) for c in clauses]
-    asking = [q or any(w in c for w in lex.clauses.asking) for c, q in shapes]
+    # A clause closed by a conjunction (乗り換えたいけど, 解約したいので) is background
+    # whatever it wishes: the question follows it.
+    asking = [
+        q or (any(w in c for w in lex.clauses.asking) and not raw.rstrip(" ,").endswith(_LEADS_ON))
+        for (c, q), raw in zip(shapes, clauses, strict=True)
+    ]
     if all(asking) or not any(asking):
         return rank(scores, lex)
     asked_text = "".join(c for (c, _), a in zip(shapes, asking, strict=True) if a)
@@ -369,7 +375,7 @@ def understand(text: str, expect: Expectation, today: date) -> Intent:
 
     # Weather, APN, a plan change: words about what the bot does not handle outweigh any
     # topic. Then 今日 in 「今日の天気は？」 answers no date question either.
-    off = scores.off_topic >= s.min_score and all(sc <= scores.off_topic for _, sc in ranked)
+    off = scores.off_topic >= s.min_score and all(sc < scores.off_topic for _, sc in ranked)
     # A vague date (月初, 先週) gives way to a topic the message also names.
     if expect.asks_date and parsed.found and not off and not (parsed.vague and ranked):
         return _date_intent(parsed)

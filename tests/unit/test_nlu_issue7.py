@@ -192,6 +192,18 @@ def test_off_topic_is_said_so_never_a_topic_card(text: str) -> None:
     assert first(text).kind is IntentKind.OFF_TOPIC
 
 
+@pytest.mark.parametrize(
+    ("text", "topic"),
+    [
+        ("テザリングオプションを解約したい", "option"),  # a feature that is an option
+        ("5Gのオプションを外したい", "option"),
+        ("解約したら何時まで使える？", "end_date"),
+    ],
+)
+def test_a_topic_is_not_lost_to_an_off_topic_word_beside_it(text: str, topic: str) -> None:
+    assert first(text).value == topic
+
+
 def test_thanks_stays_thanks() -> None:
     assert first("ありがとうございました！").kind is IntentKind.THANKS
 
@@ -210,6 +222,7 @@ def test_thanks_stays_thanks() -> None:
         ("ドコモに乗り換えることにしました。違約金はかかりますか？", "fees"),
         ("先月解約を申し込んで、まだ使えてるけど取り消せますか", "withdraw"),
         ("契約して3日目だけど解約したい", "initial"),  # the question names no topic itself
+        ("ahamoに乗り換えたいけど違約金かかる？", "fees"),  # a wish before けど is background
     ],
 )
 def test_the_asking_sentence_outweighs_the_background(text: str, topic: str) -> None:
