@@ -209,6 +209,8 @@ def score(
     candidates = {g for p in found for g in index.groups_of.get(p, ())}
     for ti, gi in sorted(candidates):
         parts, weight = topics[ti].groups[gi]
+        if not all(p in found for p in parts):
+            continue  # most groups a message touches miss a part: no need to place them
         places = [
             [
                 st

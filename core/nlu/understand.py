@@ -14,9 +14,10 @@ date with its role (date_facts), so later questions are not asked again.
 from __future__ import annotations
 
 import difflib
+import math
 import re
 from collections import Counter
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date
 from functools import lru_cache
 
@@ -76,6 +77,8 @@ class _ChoiceTable:
     # Each choice's forms of two characters or more, longest first.
     long_forms: tuple[tuple[tuple[str, ...], ChoiceSpec], ...] = ()
     longest: int = 0  # length of the longest form
+    # Forms of two characters or more by length -> (form, index of its choice).
+    by_length: dict[int, tuple[tuple[str, int], ...]] = field(default_factory=dict)
 
 
 @lru_cache(maxsize=512)
@@ -96,7 +99,19 @@ def _choice_table(expect: Expectation, lexicon: Lexicon) -> _ChoiceTable:
             for f, c in forms
         ),
         longest=max((len(x) for f, _ in forms for x in f), default=0),
+        by_length=_by_length(forms),
     )
+
+
+def _by_length(
+    forms: list[tuple[frozenset[str], ChoiceSpec]],
+) -> dict[int, tuple[tuple[str, int], ...]]:
+    out: dict[int, list[tuple[str, int]]] = {}
+    for i, (f, _) in enumerate(forms):
+        for x in sorted(f):
+            if len(x) >= 2:
+                out.setdefault(len(x), []).append((x, i))
+    return {n: tuple(v) for n, v in out.items()}
 
 
 def _number(trimmed: str) -> int | None:
@@ -185,12 +200,18 @@ def _pick_typo(trimmed: str, expect: Expectation, lex: Lexicon) -> str | None:
     too_long = 2 * table.longest < CHOICE_FUZZY_RATIO * (len(trimmed) + table.longest)
     if too_long or len(trimmed) < 2 or any(ch.isdigit() for ch in trimmed):
         return None
-    best: list[tuple[float, ChoiceSpec]] = []
+    # Only forms of a length difflib's ratio can reach the bar with: 2·min ≥ r·(la + lb).
+    la = len(trimmed)
+    lo, hi = (
+        math.ceil(la * CHOICE_FUZZY_RATIO / (2 - CHOICE_FUZZY_RATIO)),
+        math.floor(la * (2 - CHOICE_FUZZY_RATIO) / CHOICE_FUZZY_RATIO),
+    )
     have = Counter(trimmed)
-    for longest_first, c in table.long_forms:
-        ratio = max((_ratio(trimmed, have, x) for x in longest_first), default=0.0)
-        best.append((ratio, c))
-    best.sort(key=lambda rc: -rc[0])
+    ratios = [0.0] * len(expect.choices)
+    for length in range(max(lo, 2), hi + 1):
+        for form, i in table.by_length.get(length, ()):
+            ratios[i] = max(ratios[i], _ratio(trimmed, have, form))
+    best = sorted(zip(ratios, expect.choices, strict=True), key=lambda rc: -rc[0])
     top = best[0]
     if top[0] >= CHOICE_FUZZY_RATIO and (len(best) == 1 or best[1][0] < top[0]):
         return top[1].value
