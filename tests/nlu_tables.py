@@ -54,6 +54,9 @@ def agrees(case: Case, got: Intent) -> bool:
         return True
     if case.kind == "reask":
         return got.kind in REASK
+    if case.kind == "unknown" and got.kind is IntentKind.OFF_TOPIC:
+        # Both lead to the menu; off-topic also says what the bot helps with (issue 7).
+        return True
     if case.kind == "topic" and got.kind is IntentKind.CHOICE:
         # At the menu a topic's own button routes to the same node.
         return got.value == case.value

@@ -17,9 +17,10 @@ the bot asks again.
 from __future__ import annotations
 
 import calendar
+import datetime as _dt
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
 from core.nlu.normalize import normalize
@@ -38,6 +39,13 @@ class DateParse:
     bad: bool = False  # looked like a date but is impossible or ambiguous
     matched: str = ""  # the piece of the normalised text read as a date
     vague: bool = False  # names a period, not a day (月初, 先週): ask for the day
+    # A rough length of time ("2週間くらい前"): the days it most likely means, to offer.
+    candidates: tuple[_dt.date, ...] = ()
+    # How it was said: "point" (6/20, 今日), "ago" (3日前) or "elapsed" (届いて5日たった,
+    # 3日目): which side of it a role word (契約した, 届いた) is looked for first.
+    how: str = "point"
+    start: int = -1  # where in the flattened text (see flatten) it was found
+    end: int = -1
 
     @property
     def found(self) -> bool:
@@ -66,7 +74,9 @@ def _kanji_number(word: str) -> int | None:
     return value
 
 
-_KANJI_NUM = re.compile(r"(?<![一二三四五六七八九十〇])([一二三四五六七八九十〇]{1,3})(?=[年月日])")
+_KANJI_NUM = re.compile(
+    r"(?<![一二三四五六七八九十〇])([一二三四五六七八九十〇]{1,3})(?=[年月日週]|か月)"
+)
 
 
 def _arabic(text: str) -> str:
@@ -187,23 +197,6 @@ def _weekday(m: re.Match[str], today: date) -> DateParse:
     return _result(today - timedelta(days=back), m.group(0))
 
 
-def _weeks_ago(m: re.Match[str], today: date) -> DateParse:
-    n = int(m.group(1))
-    if n > 520:
-        return _result(None, m.group(0))
-    sign = -1 if m.group(2) == "前" else 1
-    return _result(today + timedelta(days=sign * 7 * n), m.group(0))
-
-
-def _months_ago(m: re.Match[str], today: date) -> DateParse:
-    n = int(m.group(1))
-    if n > 120:
-        return _result(None, m.group(0))
-    y, mo = _shift_month(today, -n if m.group(2) == "前" else n)
-    last = _month_end(y, mo)
-    return _result(last.replace(day=min(today.day, last.day)), m.group(0))
-
-
 def _vague(m: re.Match[str], today: date) -> DateParse:
     return DateParse(bad=True, matched=m.group(0), vague=True)
 
@@ -227,16 +220,74 @@ def _day_word(m: re.Match[str], today: date) -> DateParse:
     return _result(today + timedelta(days=_DAY_WORDS[m.group(1)]), m.group(0))
 
 
-def _days_ago(m: re.Match[str], today: date) -> DateParse:
+# Words that make a length of time rough: 2週間くらい, 10日ほど, 1か月ちょっと.
+APPROX = r"(?:くらい|ぐらい|位|ほど|程|近く|前後|ちょっと|ちょい|弱|強|あまり|余り|以上)"
+# Words after N日 that make it a length of time, never "the Nth" (届いて5日たった).
+ELAPSED = r"(?:経|たっ|たち|たつ|たと|しか|間|過ぎ|すぎ|経過|も|になる|になり|になった)"
+_UNIT_DAYS = {"日": 1, "週": 7, "週間": 7}
+
+
+def _back(today: date, unit: str, n: int) -> date:
+    """``n`` units (日 / 週間 / か月) before ``today``; a month back keeps the day."""
+    if unit in _UNIT_DAYS:
+        return today - timedelta(days=_UNIT_DAYS[unit] * n)
+    y, mo = _shift_month(today, -n)
+    last = _month_end(y, mo)
+    return last.replace(day=min(today.day, last.day))
+
+
+def _rough(today: date, unit: str, n: int, matched: str, how: str) -> DateParse:
+    """A rough length of time: the likely day and its neighbours (a day either side for
+    days, three for weeks, a week for months), never in the future."""
+    centre = _back(today, unit, n)
+    spread = {"日": 1, "週": 3, "週間": 3}.get(unit, 7)
+    days = (centre - timedelta(days=spread), centre, centre + timedelta(days=spread))
+    cands = tuple(d for d in days if d <= today)
+    return DateParse(bad=True, vague=True, matched=matched, candidates=cands, how=how)
+
+
+def _nth_day(m: re.Match[str], today: date) -> DateParse:
+    # 3日目: the first day counts as day 1, so day N began N-1 days ago.
     n = int(m.group(1))
-    sign = -1 if m.group(2) == "前" else 1
-    if n > 3660:
+    if not 1 <= n <= 3660:
         return _result(None, m.group(0))
-    return _result(today + timedelta(days=sign * n), m.group(0))
+    return replace(_result(today - timedelta(days=n - 1), m.group(0)), how="elapsed")
+
+
+def _ago(m: re.Match[str], today: date) -> DateParse:
+    n, unit, rough, side = int(m.group(1)), m.group(2), m.group(3), m.group(4)
+    if n > 3660 or (unit == "か月" and n > 120) or (unit in ("週", "週間") and n > 520):
+        return _result(None, m.group(0))
+    if side == "後":
+        if unit in _UNIT_DAYS:
+            return _result(today + timedelta(days=_UNIT_DAYS[unit] * n), m.group(0))
+        y, mo = _shift_month(today, n)
+        last = _month_end(y, mo)
+        return _result(last.replace(day=min(today.day, last.day)), m.group(0))
+    if rough:
+        return _rough(today, unit, n, m.group(0), "ago")
+    return replace(_result(_back(today, unit, n), m.group(0)), how="ago")
+
+
+def _elapsed(m: re.Match[str], today: date) -> DateParse:
+    n, unit, rough = int(m.group(1)), m.group(2), m.group(4)
+    if n > 3660 or (unit == "か月" and n > 120) or (unit in ("週", "週間") and n > 520):
+        return _result(None, m.group(0))
+    if rough:
+        return _rough(today, unit, n, m.group(0), "elapsed")
+    return replace(_result(_back(today, unit, n), m.group(0)), how="elapsed")
 
 
 def _day_only(m: re.Match[str], today: date) -> DateParse:
     return _result(_safe(today.year, today.month, int(m.group(1))), m.group(0))
+
+
+_MONTHS_EN = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+
+
+def _english_month_day(m: re.Match[str], today: date) -> DateParse:
+    month = _MONTHS_EN.index(m.group(1)) + 1
+    return _result(infer_year(month, int(m.group(2)), today), m.group(0))
 
 
 _Reader = Callable[[re.Match[str], date], DateParse]
@@ -257,22 +308,44 @@ _PATTERNS: tuple[tuple[re.Pattern[str], _Reader], ...] = (
     (re.compile(r"(?<![\d./-])(\d{1,2})月(\d{1,2})日"), _month_day),
     (re.compile(r"(?<![\d./-])(\d{1,2})月の?(?:末|終わり)"), _named_month_end),
     (re.compile(r"(?<![\d./-])(\d{1,2})/(\d{1,2})(?![\d/])"), _month_day),
+    # "I started on Nov 10" (flattened: spaces gone).
+    (
+        re.compile(
+            rf"({'|'.join(_MONTHS_EN)})(?:uary|ruary|ch|il|e|y|ust|t|tember|ober|ember)?\.?"
+            r"(\d{1,2})(?!\d)"
+        ),
+        _english_month_day,
+    ),
     (re.compile(r"(先月|前月|今月|当月|来月|翌月)(?:の)?(?:(\d{1,2})日|(末))"), _relative_month),
     (re.compile(r"(?<![月])月末"), _bare_month_end),
-    (re.compile("(" + "|".join(_DAY_WORDS) + ")"), _day_word),
-    (re.compile(r"(?<![\d月/])(\d{1,4})日(?:くらい|ぐらい|ほど)?(前|後)"), _days_ago),
-    (re.compile(r"(?<!\d)(\d{1,3})週間?(?:くらい|ぐらい|ほど)?(前|後)"), _weeks_ago),
-    (re.compile(r"(?<!\d)(\d{1,3})か月(?:くらい|ぐらい|ほど)?(前|後)"), _months_ago),
+    # "10日くらい" as the whole answer: about the 10th (not "about ten days").
+    (re.compile(r"^(\d{1,2})日(?:くらい|ぐらい)(?!前|後|使|経|た|間)"), _day_only),
+    # "20日くらいに契約": a rough day of the month, not a length of time.
+    (re.compile(r"(?<![\d月/.])(\d{1,2})日(?:くらい|ぐらい|ごろ|頃)に"), _day_only),
+    (re.compile(r"(?<![\d月/])(\d{1,4})日目"), _nth_day),
+    (
+        re.compile(rf"(?<![\d月/])(\d{{1,4}})(日|週間|週|か月)間?({APPROX})?(前|後)(?!半|後)"),
+        _ago,
+    ),
+    # A length of time: N週間 / Nか月 always; N日 only with a word that makes it one.
+    (
+        re.compile(
+            rf"(?<![\d月/])(\d{{1,4}})(日(?=間|{APPROX}|{ELAPSED})|週間|週(?!末)|か月)(間)?"
+            rf"({APPROX})?"
+        ),
+        _elapsed,
+    ),
+    # After the lengths of time: 今日で3日目 is the third day, not today.
+    # 今日で5日目: 今日 is where the count ends, not the date asked for.
+    (re.compile("(" + "|".join(_DAY_WORDS) + r")(?!で\d)"), _day_word),
     (
         re.compile(
             r"(先々週|先週|今週|来週)?(?:の)?(?:この前の|こないだの|この間の)?([月火水木金土日])曜"
         ),
         _weekday,
     ),
-    # "10日くらい" as the whole answer: about the 10th (not "about ten days").
-    (re.compile(r"^(\d{1,2})日(?:くらい|ぐらい)(?!前|後|使|経|た)"), _day_only),
     (
-        re.compile(r"(?<![\d月/.])(\d{1,2})日(?!以内|間|目|以上|分|前|後|ほど|くらい|ぐらい)"),
+        re.compile(rf"(?<![\d月/.])(\d{{1,2}})日(?!以内|間|目|以上|分|前|後|{APPROX}|{ELAPSED})"),
         _day_only,
     ),
     (
@@ -289,18 +362,42 @@ _PATTERNS: tuple[tuple[re.Pattern[str], _Reader], ...] = (
 _PARTICLE = re.compile(r"(\d[年月])の(?=\d)")
 
 
+def flatten(text: str, normalized: str | None = None) -> str:
+    """``text`` as the date patterns read it: normalised (pass ``normalized`` when it is
+    at hand), no spaces, kanji numerals before 年/月/日 as digits, and no の between year,
+    month and day."""
+    flat = _arabic((normalize(text) if normalized is None else normalized).replace(" ", ""))
+    flat = flat.replace("半年", "6か月")  # 半年前, 使って半年: six months
+    # "6月の20日", "2026年の6月": the particle changes nothing, and left in it would
+    # make the day be read alone (as this month's 20th).
+    return _PARTICLE.sub(r"\1", flat)
+
+
+def scan_dates(flat: str, today: date) -> tuple[DateParse, ...]:
+    """Every date in ``flat`` (see flatten), most specific pattern first; a piece of text
+    read as one date is not read again as part of another. Never raises."""
+    found: list[DateParse] = []
+    taken: list[tuple[int, int]] = []
+    for pattern, read in _PATTERNS:
+        for m in pattern.finditer(flat):
+            a, b = m.span()
+            if any(a < e and s < b for s, e in taken):
+                continue
+            try:
+                got = read(m, today)
+            except (ValueError, OverflowError):
+                # Absurd numbers (year 0, huge offsets): looked like a date but impossible.
+                got = DateParse(bad=True, matched=m.group(0))
+            taken.append((a, b))
+            found.append(replace(got, start=a, end=b))
+    return tuple(found)
+
+
 def parse_date(text: str, today: date) -> DateParse:
-    """The first date in ``text`` (see module docstring for the year rule). Never raises."""
+    """The date ``text`` gives, from its most specific pattern (see module docstring for
+    the year rule). Never raises."""
     try:
-        flat = _arabic(normalize(text).replace(" ", ""))
-        # "6月の20日", "2026年の6月": the particle changes nothing, and left in it would
-        # make the day be read alone (as this month's 20th).
-        flat = _PARTICLE.sub(r"\1", flat)
-        for pattern, read in _PATTERNS:
-            m = pattern.search(flat)
-            if m is not None:
-                return read(m, today)
+        found = scan_dates(flatten(text), today)
     except (ValueError, OverflowError):
-        # Absurd numbers (year 0, huge offsets) are "looked like a date but impossible".
         return DateParse(bad=True)
-    return NOTHING
+    return found[0] if found else NOTHING

@@ -10,28 +10,32 @@ Scoring works on the compact normalised message (see normalize.compact):
    looked for with one typo (two from eight characters), at a reduced weight;
 4. a generic topic (cancel) scores only when no specific topic did.
 
-Every kanji word also matches its hiragana reading (pykakasi, at load), so a customer
+Every kanji word also matches its hiragana reading (pykakasi, read once into
+data/readings.json by `python -m core.nlu.readings`; a word missing there is read at load),
+so a customer
 typing only hiragana (さいていりようきかん) is understood without listing each reading.
 Messages are respelled first (Lexicon.respell): IME slips (解役) and Kansai forms (でけへん).
 """
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import pykakasi
 import yaml
 
-from core.intent import Command
+from core.intent import Command, DateRole
 from core.nlu.normalize import compact, normalize
+from core.nlu.scoring import Index, TopicWords, build_index, has_kanji, score
 
 DATA_FILE = Path(__file__).parent / "data" / "intents.yaml"
+READINGS_FILE = Path(__file__).parent / "data" / "readings.json"
 LABEL_MAX = 20
-FUZZY_TEXT_MAX = 120  # typo search is quadratic; intent is stated early anyway
 # Customers who type in hiragana only (かいやくできない) must hit kanji words too, so each
 # kanji word also matches its reading. Short readings (かぞく, つま) are too likely to occur
 # inside unrelated hiragana, so only readings of at least this many kana are added.
@@ -60,6 +64,9 @@ TOPIC_IDS = (
 )
 
 
+OFF_TOPIC = "off_topic"  # scored like a topic, never offered as one
+
+
 class LexiconError(ValueError):
     """The lexicon data is malformed (caught at load, never at a customer's message)."""
 
@@ -83,6 +90,26 @@ class Topic:
     generic: bool
     terms: tuple[Term, ...]
     groups: tuple[Group, ...]
+    unless: tuple[str, ...] = ()  # words that mean this topic is not meant
+
+
+@dataclass(frozen=True)
+class Clauses:
+    """How a long message is weighed: the clauses with an asking word decide."""
+
+    asking: tuple[str, ...] = ()
+    background_weight: float = 1.0
+
+
+@dataclass(frozen=True)
+class Compare:
+    """ "A と B、どっちがいい？": a choice between two named topics is asked back with
+    exactly those topics as buttons, even a generic one (普通の解約)."""
+
+    words: tuple[str, ...] = ()
+    # Topics that are themselves about choosing (乗り換え先: povoとahamoどっちがいい) are
+    # the subject of the question, not one of the things compared.
+    about_choosing: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -93,7 +120,7 @@ class Scoring:
     fuzzy_weight: float
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # compared by identity: it keys per-node caches
 class Lexicon:
     topics: tuple[Topic, ...]
     commands: Mapping[str, Command]  # compact word -> command
@@ -106,6 +133,12 @@ class Lexicon:
     # IME slips (解役) and dialect (でけへん) -> the spelling the words below are written in;
     # longest first.
     spellings: tuple[tuple[str, str], ...] = ()
+    index: Index | None = None  # built from topics at load (scoring.build_index)
+    clauses: Clauses = Clauses()
+    compare: Compare = Compare()
+    # Word -> what a date next to it is the date of (date_roles), longest first.
+    date_roles: tuple[tuple[str, DateRole], ...] = ()
+    topic_date_roles: Mapping[str, DateRole] = field(default_factory=dict)
 
     def respell(self, text: str) -> str:
         """``text`` (compact normalised) with known misspellings and dialect forms
@@ -129,15 +162,36 @@ def key(word: str) -> str:
 
 @lru_cache(maxsize=1)
 def _kakasi() -> Any:
+    # Imported only when a word's reading is not in data/readings.json: building the
+    # converter costs half a second of start-up.
+    import pykakasi
+
     return pykakasi.kakasi()  # type: ignore[no-untyped-call]  # the library has no hints
+
+
+@lru_cache(maxsize=1)
+def _stored_readings() -> dict[str, str]:
+    try:
+        with READINGS_FILE.open(encoding="utf-8") as fh:
+            stored = json.load(fh)
+    except FileNotFoundError:
+        return {}
+    return stored if isinstance(stored, dict) else {}
+
+
+def read_aloud(word: str) -> str:
+    """Hiragana reading of ``word`` by pykakasi (compact normalised), "" without kanji."""
+    if not has_kanji(word):
+        return ""
+    return key("".join(part["hira"] for part in _kakasi().convert(word)))
 
 
 def reading(word: str) -> str:
     """Hiragana reading of ``word`` (compact normalised) when it has kanji, else ""."""
-    if not _has_kanji(word):
+    if not has_kanji(word):
         return ""
-    kana = "".join(part["hira"] for part in _kakasi().convert(word))
-    return key(kana)
+    stored = _stored_readings().get(word)
+    return stored if stored is not None else read_aloud(word)
 
 
 def _words(raw: Any, where: str) -> tuple[str, ...]:
@@ -153,24 +207,6 @@ def _words(raw: Any, where: str) -> tuple[str, ...]:
             raise LexiconError(f"{where}: {w!r} normalises to nothing")
         out.append(k)
     return tuple(dict.fromkeys(out))
-
-
-_O_ROW = set("おこごそぞとどのほぼぽもよょろを")
-_U_ROW = set("うくぐすずつづぬふぶぷむゆゅる")
-_E_ROW = set("えけげせぜてでねへべぺめれ")
-
-
-def long_vowel_spelling(word: str) -> str:
-    """``word`` with o/u-row + う and e-row + い written as ー (ほうだい → ほーだい),
-    the way long vowels are often typed; kanji and latin are left alone."""
-    out: list[str] = []
-    for ch in word:
-        prev = out[-1] if out else ""
-        if (ch == "う" and prev in _O_ROW | _U_ROW) or (ch == "い" and prev in _E_ROW):
-            out.append("ー")
-        else:
-            out.append(ch)
-    return "".join(out)
 
 
 def _topic(topic_id: str, raw: Any, no_reading: frozenset[str] = frozenset()) -> Topic:
@@ -194,11 +230,6 @@ def _topic(topic_id: str, raw: Any, no_reading: frozenset[str] = frozenset()) ->
         kana = reading(k)
         if len(kana) >= READING_MIN and kana not in terms and k not in no_reading:
             terms[kana] = weight
-    for k, weight in list(terms.items()):
-        # Customers write the long vowel of ほうだい / せいきゅう as ー (かけほーだい).
-        casual = long_vowel_spelling(k)
-        if casual != k and casual not in terms:
-            terms[casual] = weight
     groups: list[Group] = []
     for g in raw.get("groups", []) or []:
         if not isinstance(g, list) or len(g) < 3 or not isinstance(g[0], int | float):
@@ -210,6 +241,7 @@ def _topic(topic_id: str, raw: Any, no_reading: frozenset[str] = frozenset()) ->
         generic=bool(raw.get("generic", False)),
         terms=tuple(Term(t, w) for t, w in terms.items()),
         groups=tuple(groups),
+        unless=_words(raw.get("unless") or [], f"topic {topic_id} unless"),
     )
 
 
@@ -225,6 +257,12 @@ def parse_lexicon(data: Any) -> Lexicon:
         raise LexiconError(f"lexicon: topics missing {sorted(missing)}, unknown {sorted(extra)}")
     no_reading = frozenset(_words(data.get("no_reading", []), "no_reading"))
     topics = tuple(_topic(tid, topics_raw[tid], no_reading) for tid in TOPIC_IDS)
+    off_raw = data.get("off_topic") or {}
+    off_topic = (
+        _topic(OFF_TOPIC, {"label": "off topic", **off_raw}, no_reading)
+        if off_raw
+        else Topic(OFF_TOPIC, "off topic", False, (), ())
+    )
     commands: dict[str, Command] = {}
     for name, words in (data.get("commands") or {}).items():
         command = Command(name)
@@ -260,7 +298,69 @@ def parse_lexicon(data: Any) -> Lexicon:
             fuzzy_weight=float(s.get("fuzzy_weight", 0.8)),
         ),
         spellings=tuple(sorted(spellings.items(), key=lambda wr: -len(wr[0]))),
+        index=build_index(
+            [
+                TopicWords(
+                    t.id,
+                    t.generic,
+                    tuple((w.text, w.weight) for w in t.terms),
+                    tuple((g.parts, g.weight) for g in t.groups),
+                    t.unless,
+                )
+                for t in (*topics, off_topic)
+            ],
+            float(s.get("fuzzy_weight", 0.8)),
+            _negation(data.get("negation") or {}),
+        ),
+        clauses=Clauses(
+            asking=_words((data.get("clauses") or {}).get("asking", []), "clauses.asking"),
+            background_weight=float((data.get("clauses") or {}).get("background_weight", 1.0)),
+        ),
+        compare=Compare(
+            words=_words((data.get("compare") or {}).get("words", []), "compare.words"),
+            about_choosing=tuple((data.get("compare") or {}).get("about_choosing", [])),
+        ),
+        date_roles=_date_roles(data.get("date_roles") or {}),
+        topic_date_roles=_topic_date_roles(data.get("topic_date_roles") or {}),
     )
+
+
+def _negation(raw: Any) -> re.Pattern[str] | None:
+    """The pattern that, matched right after a word, takes the word back."""
+    if not raw:
+        return None
+
+    def alt(name: str) -> str:
+        words = sorted(_words(raw.get(name, []), f"negation.{name}"), key=len, reverse=True)
+        return "|".join(re.escape(w) for w in words) or "(?!)"
+
+    between, after, unless = alt("between"), alt("after"), alt("except_after")
+    # One kana may finish a word written as its stem (乗り換|え ではなく, 取り消|し じゃなくて).
+    lead = rf"[ぁ-ゖ]?(?:{between}){{0,2}}"
+    return re.compile(rf"(?!{lead}(?:{unless})){lead}(?:{after})")
+
+
+def _date_roles(raw: Any) -> tuple[tuple[str, DateRole], ...]:
+    if not isinstance(raw, dict):
+        raise LexiconError("date_roles: expected role -> words")
+    pairs = [
+        (w, DateRole(role)) for role, words in raw.items() for w in _words(words, f"role {role}")
+    ]
+    return tuple(sorted(pairs, key=lambda wr: -len(wr[0])))
+
+
+def _topic_date_roles(raw: Any) -> dict[str, DateRole]:
+    if not isinstance(raw, dict) or not set(raw) <= set(TOPIC_IDS):
+        raise LexiconError("topic_date_roles: expected topic id -> role")
+    return {t: DateRole(r) for t, r in raw.items()}
+
+
+def kanji_words() -> set[str]:
+    """Every topic word of the lexicon data (compact normalised) that has kanji."""
+    with DATA_FILE.open(encoding="utf-8") as fh:
+        data = yaml.safe_load(fh)
+    raw = [*(data.get("topics") or {}).values(), data.get("off_topic") or {}]
+    return {k for t in raw for w in (t.get("terms") or {}) if has_kanji(k := key(str(w)))}
 
 
 @lru_cache(maxsize=1)
@@ -281,177 +381,33 @@ def topic_label(topic_id: str) -> str:
 # --- scoring -------------------------------------------------------------------------
 
 
-SHORT_LATIN = 2  # latin terms this short must stand alone: "au" is not in "paused"
-
-
-def _occurrences(needle: str, hay: str) -> list[int]:
-    # Compact text has no spaces, so longer latin words ("cancel" in "tocancelmy") may
-    # touch other letters; a short one that does is almost always part of another word.
-    alone = needle.isascii() and needle.isalpha() and len(needle) <= SHORT_LATIN
-    # A term that starts with a number starts a number: "0円" is not in "1800円".
-    number = needle[:1].isdigit()
-    found: list[int] = []
-    start = hay.find(needle)
-    while start >= 0:
-        end = start + len(needle)
-        glued_word = alone and (_latin_at(hay, start - 1) or _latin_at(hay, end))
-        inside_number = number and start > 0 and hay[start - 1].isdigit()
-        if not (glued_word or inside_number):
-            found.append(start)
-        start = hay.find(needle, start + 1)
-    return found
-
-
-def _latin_at(text: str, i: int) -> bool:
-    return 0 <= i < len(text) and "a" <= text[i] <= "z"
-
-
-def typo_distance(pattern: str, text: str, limit: int) -> int:
-    """Smallest edit distance (with adjacent transpositions) between ``pattern`` and any
-    substring of ``text``; returns ``limit + 1`` as soon as it cannot be within ``limit``."""
-    m = len(pattern)
-    prev2: list[int] | None = None
-    prev = list(range(m + 1))  # column for the empty text prefix
-    best = prev[m]
-    for j in range(1, len(text) + 1):
-        cur = [0] * (m + 1)  # a match may start anywhere: row 0 is free
-        tj = text[j - 1]
-        for i in range(1, m + 1):
-            cost = 0 if pattern[i - 1] == tj else 1
-            v = min(prev[i] + 1, cur[i - 1] + 1, prev[i - 1] + cost)
-            if (
-                prev2 is not None
-                and i > 1
-                and j > 1
-                and pattern[i - 1] == text[j - 2]
-                and pattern[i - 2] == tj
-            ):
-                v = min(v, prev2[i - 2] + 1)
-            cur[i] = v
-        best = min(best, cur[m])
-        prev2, prev = prev, cur
-    return best if best <= limit else limit + 1
-
-
-def _has_kanji(word: str) -> bool:
-    return any("\u4e00" <= ch <= "\u9fff" or ch == "々" for ch in word)
-
-
-def _typo_limit(term: str) -> int:
-    # Typos worth forgiving are IME slips in kana and latin (かいやｋ, えすいむ); one wrong
-    # kanji is usually another word (解約日 vs 解約金), so kanji words must match exactly.
-    if _has_kanji(term) or len(term) < 4:
-        return 0
-    return 2 if len(term) >= 8 else 1
-
-
-def _one_slip(term: str, text: str) -> bool:
-    """``term`` occurs in ``text`` with one character replaced or two neighbours swapped.
-    Short words get only these slips: a dropped or added character turns "esim" into
-    the "sim" of every 格安SIM."""
-    n = len(term)
-    for i in range(len(text) - n + 1):
-        window = text[i : i + n]
-        diffs = [k for k in range(n) if window[k] != term[k]]
-        # A slip stays in the term's script: the 話 of 通話sim is no typo of the e of esim.
-        if any(window[k].isascii() != term[k].isascii() for k in diffs):
-            continue
-        if len(diffs) <= 1:
-            return True
-        if (
-            len(diffs) == 2
-            and diffs[1] == diffs[0] + 1
-            and window[diffs[0]] == term[diffs[1]]
-            and window[diffs[1]] == term[diffs[0]]
-        ):
-            return True
-    return False
-
-
 @dataclass(frozen=True)
 class TopicScores:
     specific: tuple[tuple[str, float], ...]  # best first
     generic: tuple[tuple[str, float], ...]
+    off_topic: float = 0.0  # weight of words about what the bot does not handle
 
 
-def score_topics(text: str, lexicon: Lexicon) -> TopicScores:
-    """Score every topic against ``text`` (already compact normalised)."""
-    hits: list[tuple[int, int, Topic, float]] = []  # start, end, topic, weight
-    for topic in lexicon.topics:
-        for term in topic.terms:
-            for start in _occurrences(term.text, text):
-                hits.append((start, start + len(term.text), topic, term.weight))
-    hits.sort(key=lambda h: h[0] - h[1])  # longest first
-    claimed: list[tuple[int, int, Topic]] = []
-    scores: dict[str, float] = {}
-    counted: set[tuple[str, int, int]] = set()
-    for start, end, topic, weight in hits:
-        inside_other = any(
-            s <= start and end <= e and t.id != topic.id and not t.generic for s, e, t in claimed
-        )
-        if inside_other:
-            continue
-        claimed.append((start, end, topic))
-        # The same characters count once per topic (解約方法 and 解約 both hit cancel).
-        if any(s <= start and end <= e for (tid, s, e) in counted if tid == topic.id):
-            continue
-        counted.add((topic.id, start, end))
-        scores[topic.id] = scores.get(topic.id, 0.0) + weight
+def score_map(
+    text: str, lexicon: Lexicon, *, typos: bool = True, breaks: tuple[int, ...] = ()
+) -> dict[str, float]:
+    """Topic id -> score of ``text`` (compact normalised), off_topic included; ``breaks``:
+    where sentences end (a group's parts must share one)."""
+    if lexicon.index is None:  # a Lexicon built by hand, not by parse_lexicon
+        raise LexiconError("lexicon has no index")
+    return score(lexicon.index, text, typos=typos, breaks=breaks)
 
-    def _claimed_by_other(start: int, part: str, owner: Topic) -> bool:
-        # "sim" inside "esim" belongs to esim, not to a sim_return group; a word claimed
-        # whole (取り消) is shared and still counts.
-        end = start + len(part)
-        return any(
-            s <= start and end <= e and e - s > len(part) and t.id != owner.id and not t.generic
-            for s, e, t in claimed
-        )
 
-    # A group adds to a topic only when it says more than the topic's own words already
-    # did (最低 + 期間 inside 最低利用期間 must not count twice).
-    for topic in lexicon.topics:
-        own = [(s, e) for tid, s, e in counted if tid == topic.id]
-        for group in topic.groups:
-            places = [
-                [st for st in _occurrences(p, text) if not _claimed_by_other(st, p, topic)]
-                for p in group.parts
-            ]
-            if not all(places):
-                continue
-            beyond = any(
-                not any(s <= start and start + len(p) <= e for s, e in own)
-                for p, starts in zip(group.parts, places, strict=True)
-                for start in starts
-            )
-            if beyond:
-                scores[topic.id] = scores.get(topic.id, 0.0) + group.weight
-
+def rank(scores: Mapping[str, float], lexicon: Lexicon) -> TopicScores:
     generic_ids = {t.id for t in lexicon.topics if t.generic}
-    if not scores:
-        _add_typo_hits(text[:FUZZY_TEXT_MAX], lexicon, scores)
-
-    ranked = sorted(scores.items(), key=lambda kv: -kv[1])
+    ranked = sorted(((k, v) for k, v in scores.items() if v > 0), key=lambda kv: -kv[1])
     return TopicScores(
-        specific=tuple(kv for kv in ranked if kv[0] not in generic_ids),
+        specific=tuple(kv for kv in ranked if kv[0] not in generic_ids and kv[0] != OFF_TOPIC),
         generic=tuple(kv for kv in ranked if kv[0] in generic_ids),
+        off_topic=scores.get(OFF_TOPIC, 0.0),
     )
 
 
-def _add_typo_hits(text: str, lexicon: Lexicon, scores: dict[str, float]) -> None:
-    if len(text) < 3:
-        return
-    for topic in lexicon.topics:
-        best = 0.0
-        for term in topic.terms:
-            limit = _typo_limit(term.text)
-            if limit == 0 or len(term.text) > len(text) + limit:
-                continue
-            near = (
-                _one_slip(term.text, text)
-                if len(term.text) < 5
-                else typo_distance(term.text, text, limit) <= limit
-            )
-            if near:
-                best = max(best, term.weight * lexicon.scoring.fuzzy_weight)
-        if best:
-            scores[topic.id] = scores.get(topic.id, 0.0) + best
+def score_topics(text: str, lexicon: Lexicon, *, typos: bool = True) -> TopicScores:
+    """Score every topic against ``text`` (already compact normalised)."""
+    return rank(score_map(text, lexicon, typos=typos), lexicon)

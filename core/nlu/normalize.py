@@ -97,17 +97,26 @@ def _romaji_word(word: str) -> str:
     return word
 
 
+def _vowel(kana: str) -> str:
+    return str(jaconv.kana2alphabet(kana))[-1:]
+
+
+# Every hiragana's vowel, once at import: spelling out is on every message's path.
+_VOWEL_OF = {chr(c): _vowel(chr(c)) for c in range(0x3041, 0x3097)}
+
+
 def _spelled_out_vowels(text: str) -> str:
+    if "ー" not in text and not any(ch in _SMALL_VOWELS for ch in text):
+        return text
     out: list[str] = []
     for ch in text:
         prev = out[-1] if out else ""
-        if ch == "ー" and _is_kana(prev) and prev != "ー":
-            vowel = str(jaconv.kana2alphabet(prev))[-1:]
-            out.append(_LONG_AFTER.get(vowel, ch))
+        if ch == "ー" and prev in _VOWEL_OF:
+            out.append(_LONG_AFTER.get(_VOWEL_OF[prev], ch))
         elif (
             ch in _SMALL_VOWELS
-            and prev
-            and str(jaconv.kana2alphabet(prev))[-1:] == str(jaconv.kana2alphabet(_SMALL_VOWELS[ch]))
+            and prev in _VOWEL_OF
+            and _VOWEL_OF[prev] == _VOWEL_OF[_SMALL_VOWELS[ch]]
         ):
             continue  # したぁい: a small vowel repeating the one before is emphasis
         else:
@@ -117,24 +126,21 @@ def _spelled_out_vowels(text: str) -> str:
 
 def variants(normalized: str) -> tuple[str, ...]:
     """Other readings of ``normalized`` worth a second look when it matched nothing as
-    typed: romaji turned into kana (kaiyaku shitai -> かいやく したい), and long-vowel
-    marks spelled out the way words are written (さいてーりよーきかん -> さいていりようきかん)."""
-    out: list[str] = []
+    typed: romaji turned into kana (kaiyaku shitai -> かいやく したい). (Long-vowel marks
+    need no second look: compact spells them out on every message and word alike.)"""
     romaji = _LATIN_WORD.sub(lambda m: _romaji_word(m.group(0)), normalized)
-    if romaji != normalized:
-        out.append(romaji)
-    for base in (normalized, romaji):
-        spelled = _spelled_out_vowels(base)
-        if spelled != base and spelled not in out:
-            out.append(spelled)
-    return tuple(out)
+    return (romaji,) if romaji != normalized else ()
 
 
 def compact(normalized: str) -> str:
     """``normalized`` without spaces, punctuation and symbols (emoji): the form keywords are
-    searched in, so "解約 したい！" and "解約したい" match alike. Long-vowel marks stay."""
-    return "".join(
+    searched in, so "解約 したい！" and "解約したい" match alike. A long-vowel mark after kana
+    is spelled out the way words are written (つーわていがく -> つうわていがく, いーしむ ->
+    いいしむ), on lexicon words and messages alike, so a word typed half with ー and half
+    spelled out still matches."""
+    kept = "".join(
         ch
         for ch in normalized
         if ch == "ー" or not unicodedata.category(ch).startswith(_NOISE_CATEGORIES)
     )
+    return _spelled_out_vowels(kept)

@@ -159,7 +159,6 @@ def test_date_like_noise_never_raises(text: str) -> None:
         ("2週間前", date(2026, 5, 27)),
         ("1週間後", date(2026, 6, 17)),
         ("1か月前", date(2026, 5, 10)),
-        ("10日くらい前", date(2026, 5, 31)),
         ("去年の12月1日", date(2025, 12, 1)),
         ("今年の1月5日", date(2026, 1, 5)),
         ("来年の3月末", date(2027, 3, 31)),
@@ -184,6 +183,53 @@ def test_vague_periods_are_asked_again(text: str) -> None:
 
 def test_a_duration_is_not_a_day() -> None:
     assert parse_date("10日くらい使いました", TODAY).date is None
+
+
+# Issue 7 class 1: N日 with 経って / たって / 前 / しか / 目 / 間 / くらい is a length of time,
+# never "the Nth of this month" (which told customers an 8-day deadline had passed).
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("届いてから5日たちました", date(2026, 6, 5)),
+        ("4日前に契約した", date(2026, 6, 6)),
+        ("契約してまだ3日しか経ってない", date(2026, 6, 7)),
+        ("契約して5日経ったけど", date(2026, 6, 5)),
+        ("開通して2日目です", date(2026, 6, 9)),  # the first day is day 1
+        ("届いて1日目", date(2026, 6, 10)),
+        ("使い始めて2週間", date(2026, 5, 27)),
+        ("三日前に届いた", date(2026, 6, 7)),
+        ("半年前に契約", date(2025, 12, 10)),
+        ("I started on Nov 10", date(2025, 11, 10)),
+        ("received it on June 5th", date(2026, 6, 5)),
+        ("二週間前に契約", date(2026, 5, 27)),
+    ],
+)
+def test_lengths_of_time_count_back_from_today(text: str, expected: date) -> None:
+    got = parse_date(text, TODAY)
+    assert got.date == expected, got
+
+
+@pytest.mark.parametrize(
+    ("text", "candidates"),
+    [
+        ("使い始めて2週間くらい", (date(2026, 5, 24), date(2026, 5, 27), date(2026, 5, 30))),
+        ("1か月くらい前に契約", (date(2026, 5, 3), date(2026, 5, 10), date(2026, 5, 17))),
+        ("10日くらい前", (date(2026, 5, 30), date(2026, 5, 31), date(2026, 6, 1))),
+        ("届いて5日ほど", (date(2026, 6, 4), date(2026, 6, 5), date(2026, 6, 6))),
+        ("1日くらい前", (date(2026, 6, 8), date(2026, 6, 9), date(2026, 6, 10))),
+    ],
+)
+def test_rough_lengths_of_time_offer_the_likely_days(
+    text: str, candidates: tuple[date, ...]
+) -> None:
+    # A guessed day could deny a legal right (初期契約解除 counts days): ask, with buttons.
+    got = parse_date(text, TODAY)
+    assert got.date is None and got.vague and got.candidates == candidates, got
+
+
+def test_a_rough_day_of_the_month_is_still_that_day() -> None:
+    got = parse_date("20日くらいに契約しました", TODAY).date
+    assert got is not None and got.day == 20
 
 
 @pytest.mark.parametrize(

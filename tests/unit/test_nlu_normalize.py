@@ -37,9 +37,12 @@ def test_spellings_collapse(raw: str, expected: str) -> None:
     assert normalize(raw) == expected
 
 
-def test_compact_drops_spaces_punctuation_and_emoji_but_keeps_long_vowels() -> None:
+def test_compact_drops_spaces_punctuation_and_emoji_and_spells_out_long_vowels() -> None:
     assert compact(normalize("解約 したい！🙏")) == "解約したい"
-    assert compact(normalize("メニュー")) == "めにゅー"
+    assert compact(normalize("メニュー")) == "めにゅう"
+    # Issue 7 class 7: half ー, half spelled out is one word.
+    assert compact(normalize("つーわていがく")) == compact(normalize("つうわてーがく"))
+    assert compact(normalize("ABC-123")) == "abc123"
 
 
 def test_long_input_is_capped() -> None:
@@ -66,12 +69,21 @@ def test_stretched_vowels_collapse() -> None:
     [
         ("kaiyaku shitai", "かいやく したい"),  # romaji typed without the IME
         ("iijmio kaiyaku", "iijmio かいやく"),  # only words that read back as romaji
-        ("さいてーりよーきかん", "さいていりようきかん"),  # long vowels as written
-        ("いやくきんはかかりますかぁ", "いやくきんはかかりますか"),  # emphatic small vowel
     ],
 )
 def test_variants(raw: str, variant: str) -> None:
     assert variant in variants(normalize(raw))
+
+
+@pytest.mark.parametrize(
+    ("raw", "spelled"),
+    [
+        ("さいてーりよーきかん", "さいていりようきかん"),  # long vowels as written
+        ("いやくきんはかかりますかぁ", "いやくきんはかかりますか"),  # emphatic small vowel
+    ],
+)
+def test_compact_spells_words_the_way_they_are_written(raw: str, spelled: str) -> None:
+    assert compact(normalize(raw)) == spelled
 
 
 def test_english_is_not_read_as_romaji() -> None:
