@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-import os
 import random
 import time
 from collections.abc import Callable
@@ -92,6 +91,7 @@ class TurnRunner:
         *,
         max_attempts: int = 8,
         understand: Understand | None = None,
+        log_text: bool = False,
     ) -> None:
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
@@ -100,7 +100,7 @@ class TurnRunner:
         self._clock = clock
         self._max_attempts = max_attempts
         self._understand = understand if understand is not None else _default_understand()
-        self._log_text = os.environ.get("IIJBOT_LOG_TEXT") == "1"
+        self._log_text = log_text
 
     @property
     def store(self) -> SessionStore:
