@@ -106,6 +106,14 @@ class FlowDialogue:
             reply = replace(reply, texts=_fit([*notices, *reply.texts]))
         return new, reply
 
+    def pending(self, session: Session, now: datetime) -> Reply | None:
+        """The question a saved conversation waits on, with its choices, changing nothing
+        (a terminal chat resumed from Redis shows it again); None if the flow lost it."""
+        node = self.flow.nodes.get(session.node)
+        if node is None or node.kind is NodeKind.SWITCH:
+            return None
+        return _Turn(self, now).ask(session, [])
+
     def _new_session(self) -> Session:
         return Session(node=self.flow.start, flow_version=self.flow.version)
 
