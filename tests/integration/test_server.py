@@ -37,6 +37,7 @@ LINE_TOKEN = "line-access-token-QWERTYUIOP123"
 SLACK_SECRET = "slack-signing-secret-9e8d7c6b"
 SLACK_TOKEN = "xoxb-1234-5678-abcdefghijkl"
 CLIENT_TIMEOUT = 10.0  # generous: only stops a hung server from hanging the test run
+START_BOUND = 60.0  # seconds for a server to come up: a bound for a broken build, not a timing
 
 
 def closed_port() -> int:
@@ -58,7 +59,7 @@ def running(settings: Settings) -> Iterator[httpx.Client]:
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 15
+    deadline = time.monotonic() + START_BOUND
     while not server.started:
         if not thread.is_alive():
             sock.close()
@@ -71,7 +72,7 @@ def running(settings: Settings) -> Iterator[httpx.Client]:
             yield client
     finally:
         server.should_exit = True
-        thread.join(timeout=15)
+        thread.join(timeout=START_BOUND)
         sock.close()
 
 
@@ -330,10 +331,10 @@ def serve_process(env: dict[str, str], port: int) -> subprocess.Popen[str]:
 
 
 def wait_healthy(proc: subprocess.Popen[str], port: int) -> httpx.Response:
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + START_BOUND
     while True:
         try:
-            return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
+            return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=CLIENT_TIMEOUT)
         except httpx.TransportError:
             if proc.poll() is not None or time.monotonic() > deadline:
                 proc.kill()
@@ -358,7 +359,7 @@ def test_serve_runs_logs_logfmt_without_secrets_and_stops_cleanly_on_sigterm(
         ready = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=CLIENT_TIMEOUT)
     finally:
         proc.send_signal(signal.SIGTERM)
-        _, err = proc.communicate(timeout=30)
+        _, err = proc.communicate(timeout=START_BOUND)
     assert health.status_code == 200
     assert ready.status_code == 200
     # uvicorn finishes the graceful shutdown (lifespan included), then re-raises SIGTERM so
@@ -376,7 +377,7 @@ def test_serve_runs_logs_logfmt_without_secrets_and_stops_cleanly_on_sigterm(
 
 def test_serve_refuses_bad_configuration_with_a_clear_message() -> None:
     proc = serve_process({"IIJBOT_SESSION_TTL": "forever"}, closed_port())
-    _, err = proc.communicate(timeout=30)
+    _, err = proc.communicate(timeout=START_BOUND)
     assert proc.returncode == 2
     assert "IIJBOT_SESSION_TTL" in err
     assert "Traceback" not in err
