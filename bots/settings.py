@@ -100,15 +100,9 @@ class Settings:
         redis_url = _redis_url(env.get("REDIS_URL"))
         line_secret, line_token = (env.get(name) for name in LINE_SECRETS)
         slack_secret, slack_token = (env.get(name) for name in SLACK_SECRETS)
-        line_base = _http_url(
-            "LINE_API_BASE_URL", env.get("LINE_API_BASE_URL") or DEFAULT_LINE_API_BASE_URL
-        ).rstrip("/")
-        slack_url = (
-            _http_url("SLACK_API_URL", env.get("SLACK_API_URL") or DEFAULT_SLACK_API_URL).rstrip(
-                "/"
-            )
-            + "/"
-        )
+        line_base = _http_url("LINE_API_BASE_URL", DEFAULT_LINE_API_BASE_URL, env).rstrip("/")
+        # slack_sdk joins method names onto its base URL, so it must end with '/'.
+        slack_url = _http_url("SLACK_API_URL", DEFAULT_SLACK_API_URL, env).rstrip("/") + "/"
         line_api = LineApi(line_token, line_base) if line_token else None
         return cls(
             redis_url=redis_url,
@@ -141,7 +135,7 @@ class Settings:
         """Every configured credential, for the log redaction filter."""
         found = [*self.credentials, _redis_password(self.redis_url)]
         if self.line is not None:
-            found.append(self.line.channel_secret)
+            found += [self.line.channel_secret, self.line.api.access_token]
         if self.line_api is not None:
             found.append(self.line_api.access_token)
         if self.slack is not None:
@@ -199,7 +193,8 @@ def _redis_password(url: str | None) -> str | None:
     return password or None
 
 
-def _http_url(name: str, value: str) -> str:
+def _http_url(name: str, default: str, env: _Env) -> str:
+    value = env.get(name) or default
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise SettingsError(f"{name} must be an http(s) URL such as https://host/, got {value!r}")
