@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import logging
@@ -221,10 +220,6 @@ def test_a_half_configured_platform_names_only_the_missing_variable(
     assert LINE_SECRET not in caplog.text
 
 
-def line_signature(body: bytes, secret: str = LINE_SECRET) -> str:
-    return base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
-
-
 def test_line_is_mounted_when_both_secrets_are_set(
     redis_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -238,12 +233,14 @@ def test_line_is_mounted_when_both_secrets_are_set(
     body = b'{"destination": "U0", "events": []}'
     with running(Settings.from_env(env)) as client:
         verify = client.post(
-            "/line/webhook", content=body, headers={"X-Line-Signature": line_signature(body)}
+            "/line/webhook",
+            content=body,
+            headers={"X-Line-Signature": line_stub.sign(body, LINE_SECRET)},
         )
         forged = client.post(
             "/line/webhook",
             content=body,
-            headers={"X-Line-Signature": line_signature(body, "not-the-secret")},
+            headers={"X-Line-Signature": line_stub.sign(body, "not-the-secret")},
         )
         wrong_method = client.get("/line/webhook")
     # The console's Verify button sends an empty event list and needs a 200.
