@@ -95,14 +95,13 @@ def _chat(args: argparse.Namespace) -> int:
         print(f"iijmio-bot: {exc}", file=sys.stderr)
         return EXIT_UNAVAILABLE
     interactive = sys.stdin.isatty() and not args.json
+    chat = _Chat(store, clock, args.user, log_text=settings.log_text)
     # One event loop for the whole run (the Redis pool belongs to it), but stdin is read
     # in the main thread between turns: a reader thread blocked in readline() would keep
     # Ctrl-C from ending the program until the next line arrived.
     with asyncio.Runner() as loop:
         try:
-            return _chat_loop(
-                loop, store, clock, args.user, url=url, as_json=args.json, tty=interactive
-            )
+            return _chat_loop(loop, chat, url=url, as_json=args.json, tty=interactive)
         except KeyboardInterrupt:
             if interactive:
                 print()
@@ -116,55 +115,68 @@ def _chat(args: argparse.Namespace) -> int:
             loop.run(store.close())
 
 
-def _chat_loop(
-    loop: asyncio.Runner,
-    store: SessionStore,
-    clock: Clock,
-    user: str,
-    *,
-    url: str | None,
-    as_json: bool,
-    tty: bool,
-) -> int:
-    from core.dialogue import default_dialogue
+class _Chat:
+    """One terminal conversation: the runner every platform uses, plus the one thing only a
+    terminal needs, showing where a conversation kept in Redis stands when it is reopened."""
 
-    if not loop.run(store.ping()):
+    def __init__(self, store: SessionStore, clock: Clock, user: str, *, log_text: bool) -> None:
+        from core.dialogue import default_dialogue
+
+        self.store = store
+        self.clock = clock
+        self.key = ConversationKey("cli", "-", user)
+        self.dialogue = default_dialogue()
+        self.runner = TurnRunner(store, self.dialogue, clock, log_text=log_text)
+
+    async def opening(self) -> Reply | None:
+        """A fresh conversation opens with the menu; a live one (Redis) shows the question
+        it waits on again, so a second terminal carries on where the first one stopped."""
+        pending = await self.runner.pending(self.key)
+        if pending is not None:
+            return pending
+        return (await self.runner.run(Inbound(self.key, InboundKind.START))).reply
+
+    async def answer(self, line: str, last: Reply | None) -> tuple[Reply | None, bool]:
+        """The reply to one typed line, and whether it ended the conversation."""
+        outcome = await self.runner.run(to_inbound(line, self.key, last))
+        return outcome.reply, outcome.ended
+
+
+def _chat_loop(
+    loop: asyncio.Runner, chat: _Chat, *, url: str | None, as_json: bool, tty: bool
+) -> int:
+    if not loop.run(chat.store.ping()):
         print(
             f"iijmio-bot: Redis at {redact(url or '')} does not answer; is it running?",
             file=sys.stderr,
         )
         return EXIT_UNAVAILABLE
-    runner = TurnRunner(store, default_dialogue(), clock)
-    key = ConversationKey("cli", "-", user)
     last: Reply | None = None
     if tty:
         _enable_line_editing()
         print(render_banner())
-        last = loop.run(_greet_if_new(runner, key))
+        last = loop.run(chat.opening())
+        if last is not None:
+            _emit(last, as_json=False)
     while True:
         line = _read_line(tty)
         if line is None:
             return EXIT_OK
+        if not line.strip():
+            # A blank line says nothing: it is not sent, so it never counts as a message
+            # the bot failed to understand (a terminal just shows the prompt again).
+            continue
         try:
-            outcome = loop.run(runner.run(to_inbound(line, key, last)))
+            reply, ended = loop.run(chat.answer(line, last))
         except (StoreUnavailable, TurnConflict) as exc:
             print(f"iijmio-bot: {exc}", file=sys.stderr)
             return EXIT_UNAVAILABLE
-        if outcome.reply is None:
+        if reply is None:
             continue
-        last = outcome.reply
+        last = reply
         _emit(last, as_json)
-
-
-async def _greet_if_new(runner: TurnRunner, key: ConversationKey) -> Reply | None:
-    """A fresh terminal conversation opens with the menu; a live one (Redis) is left where
-    it was, so a second terminal does not throw the user back to the start."""
-    if await runner.pending(key) is not None:
-        return None
-    outcome = await runner.run(Inbound(key, InboundKind.START))
-    if outcome.reply is not None:
-        _emit(outcome.reply, as_json=False)
-    return outcome.reply
+        if ended:  # 終了 / やめる: the goodbye is the last thing shown
+            return EXIT_OK
 
 
 def _enable_line_editing() -> None:
@@ -206,7 +218,13 @@ def _lint(args: argparse.Namespace) -> int:
     from core.dialogue.loader import read_raw
     from core.policy import load_rules
 
-    problems = lint(args.flow, args.rules)
+    # A path that cannot be read is the one problem worth reporting: linting the rest
+    # against it would only add noise.
+    problems = [
+        problem
+        for name, path in (("flow", args.flow), ("rules", args.rules))
+        if path is not None and (problem := _unreadable(name, path))
+    ] or lint(args.flow, args.rules)
     if problems:
         for problem in problems:
             print(f"✗ {problem}")
@@ -221,6 +239,16 @@ def _lint(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _unreadable(name: str, path: Path) -> str | None:
+    """The lint line for a data file that cannot be opened (missing, a directory, no
+    permission), in the form the rules loader uses; None when it opens."""
+    try:
+        with path.open("rb"):
+            return None
+    except OSError as exc:
+        return f"{name}: {path}: cannot read {name} file: {exc.strerror or exc}"
+
+
 def _graph(args: argparse.Namespace) -> int:
     from core.dialogue import load_flow
     from core.dialogue.graph import to_mermaid
@@ -230,19 +258,33 @@ def _graph(args: argparse.Namespace) -> int:
 
 
 def _line_richmenu(args: argparse.Namespace) -> int:
-    from adapters.line import setup_rich_menu
+    import aiohttp
 
-    token = os.environ.get("LINE_CHANNEL_ACCESS_TOKEN")
-    if not token:
+    from adapters.line import setup_rich_menu
+    from bots.settings import Settings, SettingsError
+
+    try:
+        api = Settings.from_env().line_api
+    except SettingsError as exc:
+        print(f"iijmio-bot: {exc}", file=sys.stderr)
+        return EXIT_UNAVAILABLE
+    if api is None:
         print("iijmio-bot: set LINE_CHANNEL_ACCESS_TOKEN first", file=sys.stderr)
         return EXIT_UNAVAILABLE
-    base = os.environ.get("LINE_API_BASE_URL") or "https://api.line.me"
     for path in (args.definition, args.image):
         if not path.is_file():
             print(f"iijmio-bot: {path} not found", file=sys.stderr)
             return EXIT_UNAVAILABLE
     try:
-        menu_id = asyncio.run(setup_rich_menu(token, base, args.definition, args.image))
+        menu_id = asyncio.run(
+            setup_rich_menu(api.access_token, api.base_url, args.definition, args.image)
+        )
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        # Nothing reached LINE, so nothing was refused: like an unreachable Redis, exit 2.
+        print(
+            f"iijmio-bot: cannot reach LINE at {api.base_url}: {_api_error(exc)}", file=sys.stderr
+        )
+        return EXIT_UNAVAILABLE
     except Exception as exc:  # one readable line instead of an SDK traceback
         print(f"iijmio-bot: LINE did not take the rich menu: {_api_error(exc)}", file=sys.stderr)
         return EXIT_PROBLEMS

@@ -2,21 +2,22 @@
 
 Nothing connects at import time. The lifespan builds everything inside the running event loop
 (the LINE SDK's aiohttp session and the async Redis pool bind to it) and tears it down on
-shutdown. A platform is mounted only when both of its secrets are set; its route does not exist
-otherwise, so a stray webhook gets a plain 404.
+shutdown. A platform is mounted only when both of its secrets are set (Settings.line /
+Settings.slack); its route does not exist otherwise, so a stray webhook gets a plain 404.
+One factory per platform turns its settings into its bot.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
 import logging
 import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from functools import partial
+from typing import Protocol
 
 from prometheus_client import REGISTRY
 from prometheus_client.exposition import choose_encoder
@@ -27,10 +28,13 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import core.metrics  # noqa: F401  (registers the iijbot_ metrics so /metrics always lists them)
-from bots.settings import LINE_SECRETS, SLACK_SECRETS, Settings, SettingsError
+from adapters.line import LineBot
+from adapters.slack import SlackBot
+from bots.settings import LineSettings, Settings, SettingsError, SlackSettings
 from core.clock import Clock, SystemClock
 from core.store import store_from_url
 from core.store.base import SessionStore
+from core.turn import TurnRunner
 
 log = logging.getLogger("iijbot.server")
 
@@ -46,48 +50,50 @@ class PlatformBot(Protocol):
     async def handle(self, request: Request) -> Response: ...
 
 
+def line_bot(line: LineSettings, runner: TurnRunner) -> PlatformBot:
+    return LineBot(
+        channel_secret=line.channel_secret,
+        access_token=line.api.access_token,
+        api_base_url=line.api.base_url,
+        runner=runner,
+    )
+
+
+def slack_bot(slack: SlackSettings, runner: TurnRunner) -> PlatformBot:
+    return SlackBot(
+        signing_secret=slack.signing_secret,
+        bot_token=slack.bot_token,
+        api_url=slack.api_url,
+        runner=runner,
+    )
+
+
 @dataclass(frozen=True)
-class _Platform:
+class _Mount:
+    """A configured platform: where it listens and how its bot is built."""
+
     name: str
-    module: str
-    cls: str
     route: str
-    variables: tuple[str, ...]
-    enabled: Callable[[Settings], bool]
-    missing: Callable[[Settings], tuple[str, ...]]
-    kwargs: Callable[[Settings], dict[str, Any]]
+    build: Callable[[TurnRunner], PlatformBot]
 
 
-PLATFORMS = (
-    _Platform(
-        name="line",
-        module="adapters.line",
-        cls="LineBot",
-        route="/line/webhook",
-        variables=LINE_SECRETS,
-        enabled=lambda s: s.line_enabled,
-        missing=lambda s: s.line_missing,
-        kwargs=lambda s: {
-            "channel_secret": s.line_channel_secret,
-            "access_token": s.line_channel_access_token,
-            "api_base_url": s.line_api_base_url,
-        },
-    ),
-    _Platform(
-        name="slack",
-        module="adapters.slack",
-        cls="SlackBot",
-        route="/slack/events",
-        variables=SLACK_SECRETS,
-        enabled=lambda s: s.slack_enabled,
-        missing=lambda s: s.slack_missing,
-        kwargs=lambda s: {
-            "signing_secret": s.slack_signing_secret,
-            "bot_token": s.slack_bot_token,
-            "api_url": s.slack_api_url,
-        },
-    ),
-)
+def _mounts(settings: Settings) -> list[_Mount]:
+    mounts: list[_Mount] = []
+    if settings.line is not None:
+        mounts.append(_Mount("line", "/line/webhook", partial(line_bot, settings.line)))
+    if settings.slack is not None:
+        mounts.append(_Mount("slack", "/slack/events", partial(slack_bot, settings.slack)))
+    return mounts
+
+
+def _not_mounted(settings: Settings) -> dict[str, tuple[str, ...]]:
+    """Each platform that is not mounted, with the variables it lacks."""
+    out: dict[str, tuple[str, ...]] = {}
+    if settings.line is None:
+        out["line"] = settings.line_missing
+    if settings.slack is None:
+        out["slack"] = settings.slack_missing
+    return out
 
 
 @dataclass
@@ -101,11 +107,11 @@ class _Runtime:
 
 def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
     runtime = _Runtime()
-    mounted = [p for p in PLATFORMS if p.enabled(settings)]
+    mounts = _mounts(settings)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        await _start(runtime, settings, clock or SystemClock(), mounted)
+        await _start(runtime, settings, clock or SystemClock(), mounts)
         try:
             yield
         finally:
@@ -116,23 +122,17 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
         Route("/readyz", readyz, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
     ]
-    routes += [Route(p.route, _webhook(p.name), methods=["POST"]) for p in mounted]
+    routes += [Route(m.route, _webhook(m.name), methods=["POST"]) for m in mounts]
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.runtime = runtime
     app.add_middleware(AccessLogMiddleware)
     return app
 
 
-async def _start(
-    runtime: _Runtime, settings: Settings, clock: Clock, mounted: list[_Platform]
-) -> None:
+async def _start(runtime: _Runtime, settings: Settings, clock: Clock, mounts: list[_Mount]) -> None:
     # Imported here: the dialogue loads and validates its flow data, which belongs to startup,
     # not to `import bots.server`.
     from core.dialogue import default_dialogue
-    from core.turn import TurnRunner
-
-    # Load every enabled adapter before opening anything, so a broken install fails at once.
-    classes = {p.name: _adapter_class(p) for p in mounted}
 
     if settings.redis_url is None:
         log.warning(
@@ -140,22 +140,20 @@ async def _start(
             "and not shared with other replicas"
         )
     runtime.store = store_from_url(settings.redis_url, ttl=settings.session_ttl)
-    runner = TurnRunner(runtime.store, default_dialogue(), clock)
+    if settings.redis_url is not None:
+        await _warn_if_unreachable(runtime.store)
+    runner = TurnRunner(runtime.store, default_dialogue(), clock, log_text=settings.log_text)
     try:
-        for p in mounted:
-            bot: PlatformBot = classes[p.name](**p.kwargs(settings), runner=runner)
+        for m in mounts:
+            bot = m.build(runner)
             await bot.start()
-            runtime.bots[p.name] = bot
-            log.info("platform mounted", extra={"platform": p.name, "route": p.route})
+            runtime.bots[m.name] = bot
+            log.info("platform mounted", extra={"platform": m.name, "route": m.route})
     except BaseException:
         await _stop(runtime)
         raise
-    for p in PLATFORMS:
-        if p not in mounted:
-            log.info(
-                "platform not mounted",
-                extra={"platform": p.name, "missing": ",".join(p.missing(settings))},
-            )
+    for name, missing in _not_mounted(settings).items():
+        log.info("platform not mounted", extra={"platform": name, "missing": ",".join(missing)})
     log.info(
         "server started",
         extra={
@@ -166,17 +164,17 @@ async def _start(
     )
 
 
-def _adapter_class(p: _Platform) -> Callable[..., PlatformBot]:
-    variables = " and ".join(p.variables)
-    try:
-        module = importlib.import_module(p.module)
-        cls: Callable[..., PlatformBot] = getattr(module, p.cls)
-    except (ImportError, AttributeError) as exc:
-        raise RuntimeError(
-            f"{p.name} is enabled ({variables} are set) but {p.module}.{p.cls} cannot be "
-            f"loaded: {exc}. Unset those variables to run without {p.name}."
-        ) from exc
-    return cls
+async def _warn_if_unreachable(store: SessionStore) -> None:
+    # The server starts anyway: Redis may come up after the bot (compose, Kubernetes), and
+    # /readyz keeps traffic away until it answers. But an operator reading the startup log
+    # must not take "store=redis" for "Redis works".
+    reason = await _unready_reason(store)
+    if reason is not None:
+        log.warning(
+            "Redis does not answer: conversations cannot go on and /readyz answers 503 "
+            "until it does",
+            extra={"reason": reason},
+        )
 
 
 async def _stop(runtime: _Runtime) -> None:

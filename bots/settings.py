@@ -1,8 +1,9 @@
 """The server's configuration, read once from the environment and validated up front.
 
-A platform whose two secrets are not both present is simply not mounted (docs/design.md), so a
-half-configured deployment starts and says what is missing instead of failing on the first
-webhook. Secret values never appear in repr, str or error messages.
+A platform whose two secrets are not both present is simply not mounted (Settings.line or
+Settings.slack is None), so a half-configured deployment starts and says what is missing
+instead of failing on the first webhook. Secret values never appear in repr, str or error
+messages. Everything else takes its configuration from here, never from the environment.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ REDIS_SCHEMES = ("redis", "rediss", "unix", "redis+sentinel", "redis+cluster", "
 
 LINE_SECRETS = ("LINE_CHANNEL_SECRET", "LINE_CHANNEL_ACCESS_TOKEN")
 SLACK_SECRETS = ("SLACK_SIGNING_SECRET", "SLACK_BOT_TOKEN")
+PLATFORM_SECRETS = (*LINE_SECRETS, *SLACK_SECRETS)
 
 # Every variable the server reads. The deploy files are checked against this list.
 ENV_VARS = (
@@ -50,81 +52,103 @@ class SettingsError(ValueError):
 
 
 @dataclass(frozen=True)
+class LineApi:
+    """What calling the LINE Messaging API needs. `line-richmenu` needs only this; the
+    webhook needs the channel secret too (LineSettings)."""
+
+    access_token: str = field(repr=False)
+    base_url: str = DEFAULT_LINE_API_BASE_URL
+
+
+@dataclass(frozen=True)
+class LineSettings:
+    """LINE is mounted at /line/webhook: both secrets are set."""
+
+    channel_secret: str = field(repr=False)
+    api: LineApi
+
+
+@dataclass(frozen=True)
+class SlackSettings:
+    """Slack is mounted at /slack/events: both secrets are set."""
+
+    signing_secret: str = field(repr=False)
+    bot_token: str = field(repr=False)
+    api_url: str = DEFAULT_SLACK_API_URL  # ends with '/': slack_sdk joins method names on
+
+
+@dataclass(frozen=True)
 class Settings:
     redis_url: str | None = field(default=None, repr=False)
-    line_channel_secret: str | None = field(default=None, repr=False)
-    line_channel_access_token: str | None = field(default=None, repr=False)
-    line_api_base_url: str = DEFAULT_LINE_API_BASE_URL
-    slack_signing_secret: str | None = field(default=None, repr=False)
-    slack_bot_token: str | None = field(default=None, repr=False)
-    slack_api_url: str = DEFAULT_SLACK_API_URL
+    line: LineSettings | None = field(default=None, repr=False)  # None: LINE not mounted
+    slack: SlackSettings | None = field(default=None, repr=False)  # None: Slack not mounted
+    # Set whenever the access token is, with or without the channel secret.
+    line_api: LineApi | None = field(default=None, repr=False)
     session_ttl: int = DEFAULT_SESSION_TTL
     log_level: str = DEFAULT_LOG_LEVEL
     log_text: bool = False
+    # Names of the platform secrets the environment left unset, so the log can say what a
+    # platform that is not mounted lacks.
+    unset: frozenset[str] = field(default=frozenset(PLATFORM_SECRETS), repr=False)
+    # Every credential value found, including those of a half-configured platform: the log
+    # must hide a secret whether or not its platform was mounted.
+    credentials: tuple[str, ...] = field(default=(), repr=False, compare=False)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> Settings:
         env = _Env(environ)
+        redis_url = _redis_url(env.get("REDIS_URL"))
+        line_secret, line_token = (env.get(name) for name in LINE_SECRETS)
+        slack_secret, slack_token = (env.get(name) for name in SLACK_SECRETS)
+        line_base = _http_url("LINE_API_BASE_URL", DEFAULT_LINE_API_BASE_URL, env).rstrip("/")
+        # slack_sdk joins method names onto its base URL, so it must end with '/'.
+        slack_url = _http_url("SLACK_API_URL", DEFAULT_SLACK_API_URL, env).rstrip("/") + "/"
+        line_api = LineApi(line_token, line_base) if line_token else None
         return cls(
-            redis_url=_redis_url(env.get("REDIS_URL")),
-            line_channel_secret=env.get("LINE_CHANNEL_SECRET"),
-            line_channel_access_token=env.get("LINE_CHANNEL_ACCESS_TOKEN"),
-            line_api_base_url=_http_url(
-                "LINE_API_BASE_URL", env.get("LINE_API_BASE_URL") or DEFAULT_LINE_API_BASE_URL
-            ).rstrip("/"),
-            slack_signing_secret=env.get("SLACK_SIGNING_SECRET"),
-            slack_bot_token=env.get("SLACK_BOT_TOKEN"),
-            # slack_sdk joins method names onto base_url, so it must end with '/'.
-            slack_api_url=_http_url(
-                "SLACK_API_URL", env.get("SLACK_API_URL") or DEFAULT_SLACK_API_URL
-            ).rstrip("/")
-            + "/",
+            redis_url=redis_url,
+            line=LineSettings(line_secret, line_api) if line_secret and line_api else None,
+            slack=(
+                SlackSettings(slack_secret, slack_token, slack_url)
+                if slack_secret and slack_token
+                else None
+            ),
+            line_api=line_api,
             session_ttl=_session_ttl(env.get("IIJBOT_SESSION_TTL")),
             log_level=_log_level(env.get("LOG_LEVEL")),
             log_text=_switch("IIJBOT_LOG_TEXT", env.get("IIJBOT_LOG_TEXT")),
+            unset=frozenset(name for name in PLATFORM_SECRETS if env.get(name) is None),
+            credentials=tuple(
+                v for v in (line_secret, line_token, slack_secret, slack_token) if v is not None
+            ),
         )
-
-    @property
-    def line_enabled(self) -> bool:
-        return not self.line_missing
-
-    @property
-    def slack_enabled(self) -> bool:
-        return not self.slack_missing
 
     @property
     def line_missing(self) -> tuple[str, ...]:
         """Names of the LINE variables that are not set (empty when LINE is mounted)."""
-        values = (self.line_channel_secret, self.line_channel_access_token)
-        return tuple(name for name, v in zip(LINE_SECRETS, values, strict=True) if not v)
+        return () if self.line else tuple(n for n in LINE_SECRETS if n in self.unset)
 
     @property
     def slack_missing(self) -> tuple[str, ...]:
-        values = (self.slack_signing_secret, self.slack_bot_token)
-        return tuple(name for name, v in zip(SLACK_SECRETS, values, strict=True) if not v)
+        return () if self.slack else tuple(n for n in SLACK_SECRETS if n in self.unset)
 
     def secret_values(self) -> tuple[str, ...]:
         """Every configured credential, for the log redaction filter."""
-        out = [
-            v
-            for v in (
-                self.line_channel_secret,
-                self.line_channel_access_token,
-                self.slack_signing_secret,
-                self.slack_bot_token,
-                _redis_password(self.redis_url),
-            )
-            if v
-        ]
-        return tuple(out)
+        found = [*self.credentials, _redis_password(self.redis_url)]
+        if self.line is not None:
+            found += [self.line.channel_secret, self.line.api.access_token]
+        if self.line_api is not None:
+            found.append(self.line_api.access_token)
+        if self.slack is not None:
+            found += [self.slack.signing_secret, self.slack.bot_token]
+        return tuple(dict.fromkeys(v for v in found if v))
 
     def __repr__(self) -> str:
         # Say which secrets are configured, never what they are.
         shown = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in fields(self) if f.repr)
         flags = (
             f"redis_url={'set' if self.redis_url else 'unset'}",
-            f"line={'on' if self.line_enabled else 'off'}",
-            f"slack={'on' if self.slack_enabled else 'off'}",
+            f"line={'on' if self.line else 'off'}",
+            f"slack={'on' if self.slack else 'off'}",
         )
         return f"Settings({shown}, {', '.join(flags)})"
 
@@ -169,7 +193,8 @@ def _redis_password(url: str | None) -> str | None:
     return password or None
 
 
-def _http_url(name: str, value: str) -> str:
+def _http_url(name: str, default: str, env: _Env) -> str:
+    value = env.get(name) or default
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise SettingsError(f"{name} must be an http(s) URL such as https://host/, got {value!r}")
@@ -205,8 +230,8 @@ def _log_level(value: str | None) -> str:
 
 
 def _switch(name: str, value: str | None) -> bool:
-    # Exactly 1 or 0: core.turn reads IIJBOT_LOG_TEXT itself and only "1" turns it on, so a
-    # "true" that Settings accepted but the turn ignored would mislead the operator.
+    # Exactly 1 or 0, as documented: anything else is more likely a typo than a wish, and
+    # guessing wrong here either logs what customers typed or silently does not.
     if value is None or value == "0":
         return False
     if value == "1":

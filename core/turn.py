@@ -80,6 +80,11 @@ class TurnOutcome:
     duplicate: bool
     version: int = 0  # the session version after this turn (0: no session is kept)
 
+    @property
+    def ended(self) -> bool:
+        """The turn closed the conversation (終了 / やめる, unfollow): nothing is kept."""
+        return not self.duplicate and self.version == 0
+
 
 class TurnConflict(RuntimeError):
     """Every attempt lost the compare-and-swap: the conversation is too busy right now."""

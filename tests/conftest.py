@@ -12,6 +12,12 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 import redis
 import redis.asyncio as aioredis
+from hypothesis import HealthCheck, settings
+
+# Speed is measured by bench/, never asserted: on a busy machine Hypothesis' 200 ms
+# per-example deadline and its too_slow health check would fail property tests for time.
+settings.register_profile("iijbot", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("iijbot")
 
 BASE_URL = os.environ.get("IIJBOT_TEST_REDIS_URL", "redis://127.0.0.1:6379")
 LEASE_TTL = 3600

@@ -1,9 +1,12 @@
 """The `iijmio-bot` console program, run as a real subprocess: the chat contract of
-docs/design.md (--json, --now, --user, --redis), lint and graph."""
+docs/design.md (--json, --now, --user, --redis, on a terminal and piped), lint, graph and
+line-richmenu. Nothing here waits a fixed time: each step waits for the output it needs."""
 
 from __future__ import annotations
 
 import asyncio
+import codecs
+import contextlib
 import json
 import os
 import queue
@@ -14,6 +17,8 @@ import socket
 import subprocess
 import sys
 import threading
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -33,9 +38,12 @@ ENV = {"PATH": "/usr/bin:/bin", "PYTHONIOENCODING": "utf-8"}
 
 
 def run_cli(
-    *args: str, stdin: str = "", env_redis: str | None = None
+    *args: str,
+    stdin: str = "",
+    env_redis: str | None = None,
+    env: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    env = dict(ENV)
+    env = {**ENV, **(env or {})}
     if env_redis:
         env["REDIS_URL"] = env_redis
     return subprocess.run(
@@ -142,42 +150,175 @@ def test_ctrl_c_ends_the_chat_cleanly() -> None:
     assert "Traceback" not in err and "KeyboardInterrupt" not in err
 
 
-def read_until(fd: int, marker: str) -> str:
-    """Read a terminal until marker shows up (bounded so a broken build fails, not hangs)."""
-    seen = b""
-    for _ in range(600):
-        ready, _, _ = select.select([fd], [], [], 0.1)
-        if ready:
-            seen += os.read(fd, 65536)
-            if marker in seen.decode("utf-8", errors="ignore"):
-                break
-    return seen.decode("utf-8", errors="replace")
+class Terminal:
+    """The chat on a pseudo-terminal, the way a person runs it. Each step waits for what a
+    person would wait for: a reply and then the `> ` prompt. The prompt appears only once
+    readline has put the terminal in its own mode, so keys written after it (Ctrl-D) are
+    read as keys; written earlier they may be lost. No fixed sleeps anywhere."""
+
+    PROMPT = "> "
+    BOUND = 60.0  # seconds; only so a broken build fails instead of hanging the suite
+
+    def __init__(self, *args: str, env: dict[str, str] | None = None) -> None:
+        self.master, slave = os.openpty()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "bots.cli", "chat", "--now", NOW, *args],
+            stdin=slave,
+            stdout=slave,
+            stderr=slave,
+            env={**ENV, "TERM": "dumb", **(env or {})},
+            cwd=ROOT,
+        )
+        os.close(slave)
+        self.seen = ""  # everything read and not yet returned by expect()
+        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+
+    def _read(self, timeout: float) -> bool:
+        """Add what the terminal shows to self.seen; False once the program closed it."""
+        ready, _, _ = select.select([self.master], [], [], timeout)
+        if not ready:
+            return True
+        try:
+            chunk = os.read(self.master, 65536)
+        except OSError:  # EIO: every process holding the terminal has exited
+            chunk = b""
+        self.seen += self._decoder.decode(chunk)  # keeps a character split between reads
+        return bool(chunk)
+
+    def expect(self, marker: str) -> str:
+        """Everything up to and including marker; fails if it does not come."""
+        deadline = time.monotonic() + self.BOUND
+        while marker not in self.seen:
+            left = deadline - time.monotonic()
+            assert left > 0, f"{marker!r} never came; the terminal showed {self.seen!r}"
+            assert self._read(left), f"the chat ended before {marker!r}: {self.seen!r}"
+        upto = self.seen.index(marker) + len(marker)
+        out, self.seen = self.seen[:upto], self.seen[upto:]
+        return out
+
+    def rest(self) -> str:
+        """Everything the program shows until it closes the terminal."""
+        deadline = time.monotonic() + self.BOUND
+        while self._read(max(0.0, deadline - time.monotonic())):
+            assert time.monotonic() < deadline, f"the chat did not end: {self.seen!r}"
+        out, self.seen = self.seen, ""
+        return out
+
+    def prompt(self) -> str:
+        """What the chat showed until it waits for the next line."""
+        return self.expect(self.PROMPT)
+
+    def type(self, line: str) -> None:
+        os.write(self.master, f"{line}\n".encode())
+
+    def ctrl_d(self) -> None:
+        os.write(self.master, b"\x04")
+
+    def exit_code(self) -> int:
+        return self.proc.wait(timeout=self.BOUND)
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        os.close(self.master)
+
+
+@contextlib.contextmanager
+def terminal(*args: str) -> Iterator[Terminal]:
+    term = Terminal(*args)
+    try:
+        yield term
+    finally:
+        term.close()
 
 
 def test_on_a_terminal_the_menu_and_a_prompt_come_first() -> None:
-    master, slave = os.openpty()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "bots.cli", "chat", "--now", NOW],
-        stdin=slave,
-        stdout=slave,
-        stderr=slave,
-        env={**ENV, "TERM": "dumb"},
-        cwd=ROOT,
-    )
-    os.close(slave)
-    try:
-        opening = read_until(master, "> ")
+    with terminal() as term:
+        opening = term.prompt()
         assert "1. " in opening and "最低利用期間" in opening
-        assert opening.rstrip().endswith(">")
-        os.write(master, "最低利用期間\n".encode())
-        asked = read_until(master, "入力できます")
-        assert "利用開始日" in asked
-        os.write(master, b"\x04")  # Ctrl-D on an empty line
-        assert proc.wait(timeout=60) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        os.close(master)
+        assert term.seen == "", "nothing may follow the prompt"
+        term.type("最低利用期間")
+        asked = term.prompt()
+        assert "利用開始日" in asked and "入力できます" in asked
+        term.ctrl_d()  # on an empty line, once the prompt is up
+        assert term.exit_code() == 0
+
+
+def test_on_a_terminal_ending_the_conversation_ends_the_program() -> None:
+    with terminal() as term:
+        term.prompt()
+        term.type("終了")
+        said = term.expect("ありがとうございました")
+        assert "ご利用" in said
+        after = term.rest()  # no Ctrl-D: the goodbye alone closes the program
+        assert term.exit_code() == 0
+        assert term.PROMPT.strip() not in after, after
+
+
+def test_ending_the_conversation_ends_a_piped_chat_too() -> None:
+    out = chat_json("メニュー", "終了", "メニュー")
+    assert len(out) == 2, "nothing is answered after the goodbye"
+    assert "ありがとうございました" in joined(out[-1])
+
+
+def test_on_a_terminal_a_resumed_conversation_shows_its_pending_question(
+    redis_url: str,
+) -> None:
+    redis_args = ("--redis", redis_url, "--user", "resumer")
+    [asked] = chat_json("違約金・手数料", extra=redis_args)
+    labels = [c["label"] for c in asked["choices"]]
+    assert asked["node"] == "fees" and labels
+    with terminal(*redis_args) as term:
+        shown = term.prompt()
+        assert "ご用件を選んでください" not in shown, "a live conversation is not restarted"
+        for label in labels:
+            assert label in shown
+        # The choices shown are the ones a number picks.
+        term.type("1")
+        picked = term.prompt()
+        assert labels[0] in picked or "ギガ" in picked
+        term.ctrl_d()
+        assert term.exit_code() == 0
+
+
+def test_on_a_terminal_a_resumed_date_question_is_asked_again(redis_url: str) -> None:
+    redis_args = ("--redis", redis_url, "--user", "resumer")
+    [asked] = chat_json("初期契約解除", extra=redis_args)
+    assert asked["asks_date"] is True
+    with terminal(*redis_args) as term:
+        shown = term.prompt()
+        assert "受け取った日" in shown and "入力できます" in shown
+        term.ctrl_d()
+        assert term.exit_code() == 0
+
+
+def test_blank_lines_are_not_misunderstandings() -> None:
+    out = chat_json("解約したい", "", "   ", "\u3000", "\t", "あああ")
+    assert len(out) == 2, "a blank line gets no answer"
+    slip = joined(out[-1])
+    assert "うまく読み取れませんでした" in slip, "あああ is the first slip, not the fourth"
+    assert "0570-09-4400" not in slip
+
+
+def test_on_a_terminal_a_blank_line_just_prompts_again() -> None:
+    with terminal() as term:
+        term.prompt()
+        for _ in range(3):
+            term.type("")
+            assert term.prompt().strip() == ">"
+        term.type("あああ")
+        assert "うまく読み取れませんでした" in term.prompt()
+        term.ctrl_d()
+        assert term.exit_code() == 0
+
+
+@pytest.mark.parametrize("first", ["解約したい", "メニュー"])
+def test_the_first_slip_leads_in_once(first: str) -> None:
+    _, slip = chat_json(first, "あああ")
+    text = joined(slip)
+    assert "うまく読み取れませんでした" in text
+    assert text.count("選んでください") == 1, text
 
 
 def test_choices_pick_by_number_and_by_label() -> None:
@@ -305,6 +446,20 @@ def test_lint_survives_a_garbage_flow(tmp_path: Path, garbage: str) -> None:
     assert "Traceback" not in proc.stderr
 
 
+@pytest.mark.parametrize("option", ["--flow", "--rules"])
+@pytest.mark.parametrize("where", ["missing", "directory"])
+def test_lint_names_a_file_it_cannot_read_in_one_line(
+    tmp_path: Path, option: str, where: str
+) -> None:
+    path = tmp_path / "nonexistent.yaml" if where == "missing" else tmp_path
+    proc = run_cli("lint", option, str(path))
+    assert proc.returncode == 1
+    assert "Traceback" not in proc.stderr
+    [line] = proc.stdout.splitlines()
+    assert line.startswith("✗ ") and str(path) in line
+    assert option.strip("-") in line, "the line says which file it is"
+
+
 def test_graph_prints_mermaid_with_every_topic() -> None:
     proc = run_cli("graph")
     assert proc.returncode == 0
@@ -353,6 +508,23 @@ async def test_line_richmenu_refused_by_line_is_one_clear_line(tmp_path: Path) -
     assert stub.default_rich_menu is None
 
 
+def test_line_richmenu_when_line_cannot_be_reached_is_one_line_and_exit_2(
+    tmp_path: Path,
+) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{s.getsockname()[1]}"
+    proc = run_cli(
+        "line-richmenu",
+        env={"LINE_CHANNEL_ACCESS_TOKEN": ACCESS_TOKEN, "LINE_API_BASE_URL": closed},
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stdout == "" and proc.stderr.count("\n") == 1
+    assert closed in proc.stderr and "reach" in proc.stderr
+    assert "refused the rich menu" not in proc.stderr and "did not take" not in proc.stderr
+    assert "Traceback" not in proc.stderr and ACCESS_TOKEN not in proc.stderr
+
+
 def test_line_richmenu_without_a_token_says_so() -> None:
     proc = run_cli("line-richmenu")
     assert proc.returncode == 2
@@ -374,14 +546,15 @@ def test_serve_answers_health_checks_and_stops_on_sigterm(redis_url: str) -> Non
     )
     try:
         ready = None
-        for _ in range(300):  # bounded: a server that never comes up fails, not hangs
+        deadline = time.monotonic() + 60  # a server that never comes up fails, not hangs
+        while time.monotonic() < deadline:
             try:
-                ready = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2)
+                ready = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=10)
                 break
             except httpx.TransportError:
                 if proc.poll() is not None:
                     break
-                threading.Event().wait(0.1)
+                time.sleep(0.05)
         assert ready is not None, proc.stderr.read() if proc.stderr else ""
         assert ready.status_code == 200
         proc.send_signal(signal.SIGTERM)

@@ -34,6 +34,7 @@ LINE_TOKEN = "line-access-token-QWERTYUIOP123"
 SLACK_SECRET = "slack-signing-secret-9e8d7c6b"
 SLACK_TOKEN = "xoxb-1234-5678-abcdefghijkl"
 CLIENT_TIMEOUT = 10.0  # generous: only stops a hung server from hanging the test run
+START_BOUND = 60.0  # seconds for a server to come up: a bound for a broken build, not a timing
 
 
 def closed_port() -> int:
@@ -55,7 +56,7 @@ def running(settings: Settings) -> Iterator[httpx.Client]:
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 15
+    deadline = time.monotonic() + START_BOUND
     while not server.started:
         if not thread.is_alive():
             sock.close()
@@ -68,7 +69,7 @@ def running(settings: Settings) -> Iterator[httpx.Client]:
             yield client
     finally:
         server.should_exit = True
-        thread.join(timeout=15)
+        thread.join(timeout=START_BOUND)
         sock.close()
 
 
@@ -101,6 +102,39 @@ def test_readyz_is_503_with_a_reason_when_redis_is_unreachable_but_healthz_stays
     assert "session store" in body["reason"]
     # Liveness must not fail on a Redis outage, or Kubernetes would restart healthy pods.
     assert health.status_code == 200
+
+
+def test_a_server_started_without_its_redis_says_so_in_the_log(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # It still starts (Redis may come up later; /readyz holds traffic back until then), but
+    # the startup log must not read as if the configured Redis were working.
+    caplog.set_level(logging.INFO, logger="iijbot.server")
+    settings = Settings.from_env({"REDIS_URL": f"redis://127.0.0.1:{closed_port()}/0"})
+    with running(settings) as client:
+        assert client.get("/healthz").status_code == 200
+    [started] = server_records(caplog, "server started")
+    warned = [
+        r
+        for r in caplog.records
+        if r.name == "iijbot.server"
+        and r.levelno == logging.WARNING
+        and "Redis does not answer" in r.getMessage()
+    ]
+    assert len(warned) == 1, [r.getMessage() for r in caplog.records]
+    assert warned[0].created <= started.created
+    assert "session store" in warned[0].reason  # type: ignore[attr-defined]
+
+
+def test_a_server_whose_redis_answers_gives_no_redis_warning(
+    redis_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="iijbot.server")
+    with running(Settings.from_env({"REDIS_URL": redis_url})) as client:
+        assert client.get("/readyz").status_code == 200
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+    [started] = server_records(caplog, "server started")
+    assert started.store == "redis"  # type: ignore[attr-defined]
 
 
 def test_readyz_gives_up_on_a_redis_that_accepts_but_never_answers() -> None:
@@ -286,10 +320,10 @@ def serve_process(env: dict[str, str], port: int) -> subprocess.Popen[str]:
 
 
 def wait_healthy(proc: subprocess.Popen[str], port: int) -> httpx.Response:
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + START_BOUND
     while True:
         try:
-            return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
+            return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=CLIENT_TIMEOUT)
         except httpx.TransportError:
             if proc.poll() is not None or time.monotonic() > deadline:
                 proc.kill()
@@ -314,7 +348,7 @@ def test_serve_runs_logs_logfmt_without_secrets_and_stops_cleanly_on_sigterm(
         ready = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=CLIENT_TIMEOUT)
     finally:
         proc.send_signal(signal.SIGTERM)
-        _, err = proc.communicate(timeout=30)
+        _, err = proc.communicate(timeout=START_BOUND)
     assert health.status_code == 200
     assert ready.status_code == 200
     # uvicorn finishes the graceful shutdown (lifespan included), then re-raises SIGTERM so
@@ -332,7 +366,7 @@ def test_serve_runs_logs_logfmt_without_secrets_and_stops_cleanly_on_sigterm(
 
 def test_serve_refuses_bad_configuration_with_a_clear_message() -> None:
     proc = serve_process({"IIJBOT_SESSION_TTL": "forever"}, closed_port())
-    _, err = proc.communicate(timeout=30)
+    _, err = proc.communicate(timeout=START_BOUND)
     assert proc.returncode == 2
     assert "IIJBOT_SESSION_TTL" in err
     assert "Traceback" not in err
@@ -386,3 +420,31 @@ async def test_a_signed_line_follow_is_answered_through_the_composed_server(
     assert metric_value(after, "iijbot_turns_total", **ok_turns) == (
         metric_value(before, "iijbot_turns_total", **ok_turns) + 1
     )
+
+
+@pytest.mark.parametrize("log_text", ["1", "0"])
+async def test_iijbot_log_text_decides_whether_the_turn_log_carries_what_was_typed(
+    redis_url: str, log_text: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="iijbot.turn")
+    typed = "最低利用期間を知りたいです"
+    stub = LineStub()
+    async with serve(stub.app()) as stub_url:
+        settings = Settings.from_env(
+            {
+                "REDIS_URL": redis_url,
+                "LINE_CHANNEL_SECRET": line_stub.CHANNEL_SECRET,
+                "LINE_CHANNEL_ACCESS_TOKEN": line_stub.ACCESS_TOKEN,
+                "LINE_API_BASE_URL": stub_url,
+                "IIJBOT_LOG_TEXT": log_text,
+            }
+        )
+        app = create_app(settings, clock=FixedClock(datetime(2026, 6, 1, 10, 0, tzinfo=JST)))
+        async with serve(app) as bot_url, httpx.AsyncClient(timeout=CLIENT_TIMEOUT) as http:
+            harness = LineHarness(
+                stub=stub, bot_url=bot_url, http=http, bot=app.state.runtime.bots["line"]
+            )
+            assert (await harness.send(harness.text(typed))).status_code == 200
+    turns = [r.getMessage() for r in caplog.records if r.name == "iijbot.turn"]
+    assert turns, "the turn was not logged"
+    assert any(typed in t for t in turns) is (log_text == "1"), turns

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from bots.server import create_app
-from bots.settings import Settings
+from bots.settings import Settings, SlackSettings
 from core.clock import JST, FixedClock
 from tests.integration.slack_stub import (
     BOT_TOKEN,
@@ -28,9 +28,9 @@ async def test_create_app_mounts_slack_and_answers_the_command(redis_url: str) -
     await stub.start()
     settings = Settings(
         redis_url=redis_url,
-        slack_signing_secret=SIGNING_SECRET,
-        slack_bot_token=BOT_TOKEN,
-        slack_api_url=stub.api_url,
+        slack=SlackSettings(
+            signing_secret=SIGNING_SECRET, bot_token=BOT_TOKEN, api_url=stub.api_url
+        ),
     )
     app = create_app(settings, clock=FixedClock(datetime(2026, 6, 22, 10, 0, tzinfo=JST)))
     server = AsgiServer(app, lifespan="on")

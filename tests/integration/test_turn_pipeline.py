@@ -28,8 +28,12 @@ async def store(redis_url: str) -> AsyncIterator[RedisSessionStore]:
     await s.close()
 
 
-def runner_for(store: RedisSessionStore) -> TurnRunner:
-    return TurnRunner(store, default_dialogue(), FixedClock(NOW))
+def runner_for(store: RedisSessionStore, *, racing: int = 1) -> TurnRunner:
+    # A turn loses the compare-and-swap only when another turn committed after its load,
+    # and each of the other racing turns commits once: no turn can lose more than
+    # racing - 1 times, so `racing` attempts always suffice, however slow the machine is.
+    # (The default 8 attempts rely on the backoff timing; bench/ measures that, tests don't.)
+    return TurnRunner(store, default_dialogue(), FixedClock(NOW), max_attempts=max(racing, 8))
 
 
 def inbound(i: int, key: ConversationKey = KEY) -> Inbound:
@@ -60,7 +64,7 @@ async def stored(store: RedisSessionStore, key: ConversationKey = KEY) -> Sessio
 async def test_fifty_concurrent_turns_on_one_conversation_all_commit_once(
     store: RedisSessionStore,
 ) -> None:
-    runner = runner_for(store)
+    runner = runner_for(store, racing=50)
     outcomes = await asyncio.gather(*(runner.run(inbound(i)) for i in range(50)))
     assert_each_committed_once(list(outcomes), 50)
     session = await stored(store)
@@ -101,7 +105,7 @@ async def test_two_processes_sharing_redis_converge(redis_url: str) -> None:
     a = RedisSessionStore(redis_url, ttl=600)
     b = RedisSessionStore(redis_url, ttl=600)
     try:
-        ra, rb = runner_for(a), runner_for(b)
+        ra, rb = runner_for(a, racing=40), runner_for(b, racing=40)
         outcomes = await asyncio.gather(*((ra if i % 2 else rb).run(inbound(i)) for i in range(40)))
         assert_each_committed_once(list(outcomes), 40)
         for s in (a, b):
@@ -113,7 +117,7 @@ async def test_two_processes_sharing_redis_converge(redis_url: str) -> None:
 
 
 async def test_conversations_do_not_interfere(store: RedisSessionStore) -> None:
-    runner = runner_for(store)
+    runner = runner_for(store, racing=25)
     keys = [ConversationKey("slack", "T1", f"U{n}") for n in range(5)]
     outcomes = await asyncio.gather(*(runner.run(inbound(i, keys[i % 5])) for i in range(25)))
     assert all(o.reply is not None for o in outcomes)
@@ -123,14 +127,21 @@ async def test_conversations_do_not_interfere(store: RedisSessionStore) -> None:
 
 
 async def test_a_user_whose_session_expired_is_told_so(redis_url: str) -> None:
-    store = RedisSessionStore(redis_url, ttl=1)
+    # The first turn is kept for 1 s; the test waits until Redis has really dropped it
+    # (not for a fixed time), then goes on with a long TTL, so a slow machine cannot
+    # expire the later turns as well.
+    short = RedisSessionStore(redis_url, ttl=1)
+    store = RedisSessionStore(redis_url, ttl=600)
     expired_notice = load_texts()["expired"]
     try:
-        runner = runner_for(store)
-        first = await runner.run(inbound(0))
+        first = await runner_for(short).run(inbound(0))
         assert first.reply is not None
         assert expired_notice not in first.reply.texts  # a brand-new user is not told that
-        await asyncio.sleep(1.5)
+        deadline = asyncio.get_running_loop().time() + 30  # a bound, not a timing
+        while await stored(short) is not None:
+            assert asyncio.get_running_loop().time() < deadline, "the session never expired"
+            await asyncio.sleep(0.05)
+        runner = runner_for(store)
         back = await runner.run(inbound(2))
         assert back.reply is not None
         assert any(expired_notice in t for t in back.reply.texts)
@@ -138,6 +149,7 @@ async def test_a_user_whose_session_expired_is_told_so(redis_url: str) -> None:
         assert after.reply is not None
         assert not any(expired_notice in t for t in after.reply.texts)
     finally:
+        await short.close()
         await store.close()
 
 

@@ -11,7 +11,16 @@ import pytest
 import yaml
 
 from bots.server import create_app
-from bots.settings import ENV_VARS, LINE_SECRETS, SECRET_ENV_VARS, SLACK_SECRETS, Settings
+from bots.settings import (
+    ENV_VARS,
+    LINE_SECRETS,
+    SECRET_ENV_VARS,
+    SLACK_SECRETS,
+    LineApi,
+    LineSettings,
+    Settings,
+    SlackSettings,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
@@ -48,10 +57,8 @@ def env_example() -> list[tuple[str, str, list[str]]]:
 
 def app_paths() -> set[str]:
     everything = Settings(
-        line_channel_secret="s",
-        line_channel_access_token="t",
-        slack_signing_secret="s",
-        slack_bot_token="t",
+        line=LineSettings(channel_secret="s", api=LineApi(access_token="t")),
+        slack=SlackSettings(signing_secret="s", bot_token="t"),
     )
     return {route.path for route in create_app(everything).routes}  # type: ignore[attr-defined]
 
@@ -69,7 +76,7 @@ def test_env_example_ships_no_platform_secrets_and_parses() -> None:
     for name in (*LINE_SECRETS, *SLACK_SECRETS):
         assert values[name] == "", f"{name} must be left empty in .env.example"
     settings = Settings.from_env(values)
-    assert not settings.line_enabled and not settings.slack_enabled
+    assert settings.line is None and settings.slack is None
 
 
 def test_compose_runs_the_bot_against_its_own_healthy_redis() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bots.settings import ENV_VARS, Settings, SettingsError
+from bots.settings import ENV_VARS, LineApi, LineSettings, Settings, SettingsError, SlackSettings
 from core.store.base import DEFAULT_SESSION_TTL
 
 LINE_SECRET = "line-channel-secret-0123456789abcdef"
@@ -25,22 +25,27 @@ FULL = {
 def test_empty_environment_gives_documented_defaults() -> None:
     s = Settings.from_env({})
     assert s.redis_url is None
-    assert s.line_api_base_url == "https://api.line.me"
-    assert s.slack_api_url == "https://slack.com/api/"
+    assert s.line is None and s.slack is None and s.line_api is None
     assert s.session_ttl == DEFAULT_SESSION_TTL == 86400
     assert s.log_level == "INFO"
     assert s.log_text is False
-    assert not s.line_enabled
-    assert not s.slack_enabled
+    assert s.line_missing == ("LINE_CHANNEL_SECRET", "LINE_CHANNEL_ACCESS_TOKEN")
+    assert s.slack_missing == ("SLACK_SIGNING_SECRET", "SLACK_BOT_TOKEN")
+
+
+def test_the_platform_api_urls_default_to_the_real_platforms() -> None:
+    s = Settings.from_env(FULL)
+    assert s.line is not None and s.line.api.base_url == "https://api.line.me"
+    assert s.slack is not None and s.slack.api_url == "https://slack.com/api/"
 
 
 def test_full_environment_enables_both_platforms() -> None:
     s = Settings.from_env(FULL)
-    assert s.line_enabled and s.slack_enabled
     assert s.line_missing == () and s.slack_missing == ()
     assert s.redis_url == FULL["REDIS_URL"]
-    assert s.line_channel_access_token == LINE_TOKEN
-    assert s.slack_bot_token == SLACK_TOKEN
+    assert s.line == LineSettings(channel_secret=LINE_SECRET, api=LineApi(LINE_TOKEN))
+    assert s.line_api is s.line.api
+    assert s.slack == SlackSettings(signing_secret=SLACK_SECRET, bot_token=SLACK_TOKEN)
 
 
 @pytest.mark.parametrize(
@@ -61,11 +66,20 @@ def test_a_platform_with_one_secret_is_not_enabled_and_names_the_missing_one(
 ) -> None:
     s = Settings.from_env(env)
     if line is not None:
-        assert not s.line_enabled
+        assert s.line is None
         assert s.line_missing == line
     if slack is not None:
-        assert not s.slack_enabled
+        assert s.slack is None
         assert s.slack_missing == slack
+
+
+def test_the_access_token_alone_is_enough_to_call_line_but_not_to_mount_it() -> None:
+    # `iijmio-bot line-richmenu` calls the LINE API; only the webhook needs the secret.
+    s = Settings.from_env(
+        {"LINE_CHANNEL_ACCESS_TOKEN": LINE_TOKEN, "LINE_API_BASE_URL": "http://stub:1/"}
+    )
+    assert s.line is None
+    assert s.line_api == LineApi(access_token=LINE_TOKEN, base_url="http://stub:1")
 
 
 def test_values_are_trimmed_and_blank_means_unset() -> None:
@@ -77,7 +91,7 @@ def test_values_are_trimmed_and_blank_means_unset() -> None:
             "LOG_LEVEL": "",
         }
     )
-    assert s.line_channel_secret == LINE_SECRET
+    assert s.line is not None and s.line.channel_secret == LINE_SECRET
     assert s.redis_url is None
     assert s.log_level == "INFO"
 
@@ -91,12 +105,13 @@ def test_values_are_trimmed_and_blank_means_unset() -> None:
     ],
 )
 def test_slack_api_url_always_ends_with_a_slash(given: str, expected: str) -> None:
-    assert Settings.from_env({"SLACK_API_URL": given}).slack_api_url == expected
+    slack = Settings.from_env({**FULL, "SLACK_API_URL": given}).slack
+    assert slack is not None and slack.api_url == expected
 
 
 def test_line_api_base_url_is_used_without_trailing_slash() -> None:
-    s = Settings.from_env({"LINE_API_BASE_URL": "http://127.0.0.1:8081/"})
-    assert s.line_api_base_url == "http://127.0.0.1:8081"
+    s = Settings.from_env({**FULL, "LINE_API_BASE_URL": "http://127.0.0.1:8081/"})
+    assert s.line is not None and s.line.api.base_url == "http://127.0.0.1:8081"
 
 
 @pytest.mark.parametrize(
@@ -199,8 +214,10 @@ def test_settings_are_immutable() -> None:
 
 
 def test_every_documented_variable_is_read() -> None:
-    # A value for every variable changes the result: none of them is silently ignored.
-    base = Settings.from_env({})
+    # With both platforms configured, a new value for any variable changes the result:
+    # none of them is silently ignored.
+    base_env = {**FULL, "LINE_API_BASE_URL": "http://line.one", "SLACK_API_URL": "http://s.one/"}
+    base = Settings.from_env(base_env)
     changed = {
         "REDIS_URL": "redis://x:6379/0",
         "LINE_CHANNEL_SECRET": "a" * 8,
@@ -215,4 +232,11 @@ def test_every_documented_variable_is_read() -> None:
     }
     assert set(changed) == set(ENV_VARS)
     for name, value in changed.items():
-        assert Settings.from_env({name: value}) != base, name
+        assert Settings.from_env({**base_env, name: value}) != base, name
+
+
+def test_a_half_configured_platforms_secret_is_still_redacted() -> None:
+    # Not mounted, but the value is in the environment: the log must hide it all the same.
+    s = Settings.from_env({"SLACK_SIGNING_SECRET": SLACK_SECRET})
+    assert s.slack is None
+    assert SLACK_SECRET in s.secret_values()
