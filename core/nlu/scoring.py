@@ -234,10 +234,18 @@ def score(
             scores[ti] = scores.get(ti, 0.0) + weight
     if not scores and typos and not counted:
         _add_typo_hits(index, text[:FUZZY_TEXT_MAX], scores)
+
+    def vetoes(word: str) -> bool:
+        # A veto inside a longer word found (番号はいらない inside 予約番号はいらない, which
+        # is MNPワンストップ) is part of that word, not said on its own.
+        n = len(word)
+        return any(
+            not any(s <= st and st + n <= e and e - s > n for s, e, _ in claimed)
+            for st in found.get(word, ())
+        )
+
     return {
-        topics[ti].id: sc
-        for ti, sc in scores.items()
-        if not any(w in found for w in topics[ti].unless)
+        topics[ti].id: sc for ti, sc in scores.items() if not any(map(vetoes, topics[ti].unless))
     }
 
 

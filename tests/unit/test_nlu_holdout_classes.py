@@ -82,10 +82,30 @@ def test_a_refused_number_does_not_lead_to_the_mnp_end_date(text: str) -> None:
         "MNPは不要なので解約したい",
         "MNPはいらないので解約の手順を教えて",
         "番号の引き継ぎはしないで解約したい",
+        "電話番号を引き継がなくていいから解約の仕方を教えて",
+        "ドコモに乗り換えずに解約します",
+        "MNPしなくていいので解約したいです",
     ],
 )
 def test_a_negated_mnp_word_leaves_the_plain_cancel(text: str) -> None:
     assert topic(text) == "cancel"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "MNPワンストップなら予約番号はいらないって聞きました",
+        "乗り換えなくてはいけないですか",
+        "他社に乗り換えたいです",
+    ],
+)
+def test_what_only_looks_like_a_refusal_stays_mnp(text: str) -> None:
+    assert topic(text) == "mnp"
+
+
+def test_a_noun_followed_by_ga_nai_is_not_taken_back() -> None:
+    # 違約金がない is "there is no fee", not a refusal of the topic.
+    assert topic("違約金がないなら今月中に解約したい") == "fees"
 
 
 # ---- 2. several lines, one of them picked ---------------------------------------------
