@@ -7,13 +7,16 @@ and asking HOW to do a topic (手順, やり方, 方法), which is not asking wh
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
 import pytest
 
+from core.clock import JST
+from core.dialogue import default_dialogue
 from core.intent import Expectation, Intent, IntentKind
 from core.nlu import understand
 from core.nlu.facts import extract_facts
+from core.session import Session
 
 TODAY = date(2026, 11, 25)
 
@@ -68,9 +71,12 @@ def test_negation_after_a_verb_stem_states_the_opposite(text: str, keep: bool) -
 )
 def test_a_refused_number_does_not_lead_to_the_mnp_end_date(text: str) -> None:
     # The end-date answer differs for MNP: a refused number must not pick the MNP one.
-    intent = first(text)
+    dialogue = default_dialogue()
+    menu = Session(node="menu", flow_version=dialogue.flow_version)
+    intent = understand(text, dialogue.expectation(menu), TODAY)
     assert (intent.kind, intent.value) == (IntentKind.TOPIC, "end_date")
-    assert intent.facts.keep_number is False
+    s, _ = dialogue.step(menu, intent, datetime(2026, 11, 25, 10, 0, tzinfo=JST))
+    assert s is not None and s.node == "end_date_cancel"
 
 
 @pytest.mark.parametrize(
@@ -143,6 +149,8 @@ def test_a_single_line_is_still_the_plain_cancel() -> None:
         "回線を切りたいです",
         "IIJmioの契約を解除したい",
         "もうIIJmioは止めます",
+        "そろそろIIJmioを卒業したいです",
+        "回線を止めたいんですが、どうすればいいですか",
     ],
 )
 def test_cancel_said_with_other_verbs(text: str) -> None:
