@@ -344,7 +344,8 @@ def _negation(raw: Any) -> re.Pattern[str] | None:
     kana = re.escape("".join(sorted(set(normalize(stem_ends)))))
     stem = rf"[{kana}](?:{alt('after_stem')})" if kana else "(?!)"
     ending = r"(?!は)[ぁ-ゖ]?ず(?![っつら])"
-    return re.compile(rf"(?!{lead}(?:{unless})){lead}(?:{after})|(?!{lead}(?:{unless})){stem}|{ending}")
+    guard = rf"(?!{lead}(?:{unless}))"  # しないと (= must) is no refusal
+    return re.compile(rf"{guard}(?:{lead}(?:{after})|{stem})|{ending}")
 
 
 def _date_roles(raw: Any) -> tuple[tuple[str, DateRole], ...]:
