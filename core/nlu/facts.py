@@ -108,6 +108,8 @@ class FactWords:
     exact: _Scanner  # katakana kept (facts marked `kana: exact`)
     contrast: tuple[str, ...]
     negation: tuple[str, ...]
+    stem_negation: re.Pattern[str] | None  # 引き継|がずに, 持っていか|ないで
+    not_negation: tuple[str, ...]  # かまわない, できない: removed before looking
     right_after: tuple[str, ...]
     clause_ends: tuple[str, ...]
     window: int
@@ -214,6 +216,10 @@ def load_fact_words(path: Path = DATA_FILE) -> FactWords:
         exact=_scanner(exact, _exact),
         contrast=tuple(_folded(w) for w in _strs(raw.get("contrast"), "contrast")),
         negation=tuple(_folded(w) for w in _strs(raw.get("negation"), "negation")),
+        stem_negation=_stem_negation(raw.get("negation_after_stem")),
+        not_negation=tuple(
+            _folded(w) for w in _strs(raw.get("negation_except", []), "negation_except")
+        ),
         right_after=tuple(
             _folded(w) for w in _strs(raw.get("negation_right_after"), "negation_right_after")
         ),
@@ -232,6 +238,17 @@ def load_fact_words(path: Path = DATA_FILE) -> FactWords:
     )
 
 
+def _stem_negation(raw: Any) -> re.Pattern[str] | None:
+    """One kana finishing a verb stem, then a negative ending (が|ずに, か|ないで)."""
+    if not raw:
+        return None
+    if not isinstance(raw, dict) or not isinstance(raw.get("stem_ends"), str):
+        raise ValueError("facts.yaml: negation_after_stem needs stem_ends and endings")
+    ends = _strs(raw.get("endings"), "negation_after_stem.endings")
+    kana = "".join(sorted(set(_folded(raw["stem_ends"]))))
+    return re.compile(rf"[{re.escape(kana)}](?:{_alternation(_folded(e) for e in ends)})")
+
+
 # ---- finding words ---------------------------------------------------------------------
 
 
@@ -244,13 +261,23 @@ def _clause(after: str, ends: Sequence[str]) -> str:
     return after[:cut]
 
 
+def _negated(clause: str, words: FactWords) -> bool:
+    if clause.startswith(words.right_after):
+        return True
+    for ok in words.not_negation:
+        clause = clause.replace(ok, "|")
+    if any(n in clause for n in words.negation):
+        return True
+    return words.stem_negation is not None and words.stem_negation.search(clause) is not None
+
+
 def _collect(scanner: _Scanner, form: str, words: FactWords) -> dict[str, list[_Hit]]:
     out: dict[str, list[_Hit]] = {}
     for fact, value, _start, end in scanner.hits(form):
         after = form[end : end + words.window + 2]
         clause = _clause(after[: words.window], words.clause_ends)
         contrasted = any(c in clause for c in words.contrast)
-        negated = clause.startswith(words.right_after) or any(n in clause for n in words.negation)
+        negated = _negated(clause, words)
         out.setdefault(fact, []).append(_Hit(value, negated, contrasted, after))
     return out
 

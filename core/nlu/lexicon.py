@@ -337,7 +337,15 @@ def _negation(raw: Any) -> re.Pattern[str] | None:
     between, after, unless = alt("between"), alt("after"), alt("except_after")
     # One kana may finish a word written as its stem (乗り換|え ではなく, 取り消|し じゃなくて).
     lead = rf"[ぁ-ゖ]?(?:{between}){{0,2}}"
-    return re.compile(rf"(?!{lead}(?:{unless})){lead}(?:{after})")
+    # A stem's own negative ending (乗り換|えない, 引き継|がずに): one stem kana, nothing between.
+    stem_ends = raw.get("stem_ends", "")
+    if not isinstance(stem_ends, str):
+        raise LexiconError("negation.stem_ends: expected a string of kana")
+    kana = re.escape("".join(sorted(set(normalize(stem_ends)))))
+    stem = rf"[{kana}](?:{alt('after_stem')})" if kana else "(?!)"
+    ending = r"(?!は)[ぁ-ゖ]?ず(?![っつら])"
+    guard = rf"(?!{lead}(?:{unless}))"  # しないと (= must) is no refusal
+    return re.compile(rf"{guard}(?:{lead}(?:{after})|{stem})|{ending}")
 
 
 def _date_roles(raw: Any) -> tuple[tuple[str, DateRole], ...]:

@@ -177,6 +177,8 @@ def score(
             for s in starts:
                 taken_back = neg is not None and neg.match(text, s + len(needle)) is not None
                 hits.append((s, s + len(needle), ti, 0.0 if taken_back else weight))
+    if any(not h[3] for h in hits):
+        hits = _object_taken_back(hits)
     # Longest first; of two topics sharing a word, the one listed first claims it.
     hits.sort(key=lambda h: (h[0] - h[1], h[2]))
     claimed: list[tuple[int, int, int]] = []
@@ -232,11 +234,31 @@ def score(
             scores[ti] = scores.get(ti, 0.0) + weight
     if not scores and typos and not counted:
         _add_typo_hits(index, text[:FUZZY_TEXT_MAX], scores)
+
+    def vetoes(word: str) -> bool:
+        # A veto inside a longer word found (番号はいらない inside 予約番号はいらない, which
+        # is MNPワンストップ) is part of that word, not said on its own.
+        n = len(word)
+        return any(
+            not any(s <= st and st + n <= e and e - s > n for s, e, _ in claimed)
+            for st in found.get(word, ())
+        )
+
     return {
-        topics[ti].id: sc
-        for ti, sc in scores.items()
-        if not any(w in found for w in topics[ti].unless)
+        topics[ti].id: sc for ti, sc in scores.items() if not any(map(vetoes, topics[ti].unless))
     }
+
+
+def _object_taken_back(
+    hits: list[tuple[int, int, int, float]],
+) -> list[tuple[int, int, int, float]]:
+    """A verb taken back takes back what it governs: in 他社に|乗り換えない and ドコモに
+    |乗り換えずに the carrier right before the verb (at most one particle between) is
+    where the customer is *not* going, so it counts nothing for the verb's topic."""
+    back = {(s, ti) for s, _, ti, w in hits if not w}
+    return [
+        (s, e, ti, 0.0 if (e, ti) in back or (e + 1, ti) in back else w) for s, e, ti, w in hits
+    ]
 
 
 def _one_sentence(places: list[list[int]], breaks: tuple[int, ...]) -> bool:
