@@ -10,7 +10,7 @@ from core.inbound import ConversationKey
 from core.session import Session
 from core.store import CommitStatus, RedisSessionStore
 from core.store.base import DAY_MS, events_stream_key, reminders_key, session_key
-from tests.contract.test_store_contract import Backend, backend  # noqa: F401 (fixture)
+from tests.contract.test_store_contract import Backend
 
 KEY = ConversationKey("line", "-", "U123")
 OTHER = ConversationKey("line", "-", "U999")
@@ -18,7 +18,9 @@ SECRET = b"test-hash-key"
 T0 = 1_790_000_000_000  # 2026-09-21, ms
 
 
-def event(key: ConversationKey, ts: int, outcome: Outcome = Outcome.QUESTION, **kw: str) -> TurnEvent:
+def event(
+    key: ConversationKey, ts: int, outcome: Outcome = Outcome.QUESTION, **kw: str
+) -> TurnEvent:
     return TurnEvent(
         ts_ms=ts,
         platform=key.platform,
