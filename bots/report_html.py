@@ -118,7 +118,8 @@ def daily_chart(days: Sequence[Day]) -> str:
         f'<text x="{pad_l + plot_w + 6}" y="{pad_t + 10}">100%</text>',
         f'<text x="{pad_l + plot_w + 6}" y="{base}">0%</text>',
     ]
-    points: list[str] = []
+    # A day without typed turns has no rate: the line breaks there instead of inventing one.
+    segments: list[list[str]] = [[]]
     for i, d in enumerate(days):
         x = pad_l + i * slot
         h = plot_h * d.turns / top
@@ -132,15 +133,18 @@ def daily_chart(days: Sequence[Day]) -> str:
             f"{d.day.month}/{d.day.day}</text>"
         )
         share = d.zero_hit_share
-        if share is not None:
+        if share is None:
+            segments.append([])
+        else:
             cx, cy = x + slot / 2, base - plot_h * share
-            points.append(f"{cx:.1f},{cy:.1f}")
+            segments[-1].append(f"{cx:.1f},{cy:.1f}")
             out.append(
                 f'<circle class="zero-hit-dot" cx="{cx:.1f}" cy="{cy:.1f}" r="3">'
                 f"<title>0件ヒット率 {share * 100:.1f}%</title></circle>"
             )
-    if points:
-        out.append(f'<polyline class="zero-hit-line" points="{" ".join(points)}"/>')
+    for points in segments:
+        if len(points) > 1:
+            out.append(f'<polyline class="zero-hit-line" points="{" ".join(points)}"/>')
     out.append("</svg>")
     return "\n".join(out)
 
