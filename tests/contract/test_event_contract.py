@@ -4,6 +4,7 @@ to, never for a turn that did not commit, trimmed by age, erased per conversatio
 from __future__ import annotations
 
 import redis.asyncio as aioredis
+from prometheus_client import REGISTRY
 
 from core.events import Outcome, TurnEvent, conversation_hash
 from core.inbound import ConversationKey
@@ -33,6 +34,10 @@ def event(
         intent=kw.get("intent", "topic"),
         text=kw.get("text", ""),
     )
+
+
+def dropped() -> float:
+    return REGISTRY.get_sample_value("iijbot_events_dropped_total", {"platform": "line"}) or 0.0
 
 
 def session(node: str = "menu") -> Session:
@@ -130,8 +135,10 @@ async def test_a_full_redis_drops_the_event_and_still_commits(
     # Redis refuses to grow would: the session must commit all the same.
     await aredis.set(events_stream_key(), "not a stream")
     store = RedisSessionStore(redis_url)
+    before = dropped()
     status = await store.commit(KEY, session(), 0, "e1", event=event(KEY, T0))
     assert status is CommitStatus.OK
     assert (await store.load(KEY)).session is not None
     assert not await store.record(KEY, event(KEY, T0 + 1))
+    assert dropped() == before + 2  # counted, so the team sees the report is short
     await store.close()
