@@ -222,7 +222,9 @@ class TurnRunner:
                 loaded.session, intent, now, expired=loaded.expired
             )
             erase = _erases(intent)
-            event = None if erase else self._event(inbound, intent, loaded.session, session, reply)
+            event = (
+                None if erase else self._event(inbound, intent, now, loaded.session, session, reply)
+            )
             status = await self._store.commit(key, session, loaded.version, event_id, event)
             if status is CommitStatus.OK:
                 if erase:
@@ -247,6 +249,7 @@ class TurnRunner:
         self,
         inbound: Inbound,
         intent: Intent,
+        now: datetime,
         before: Session | None,
         after: Session | None,
         reply: Reply,
@@ -257,7 +260,7 @@ class TurnRunner:
         missed = after is not None and after.no_match > (before.no_match if before else 0)
         outcome = classify(inbound.kind, intent, reply, missed=missed)
         return TurnEvent(
-            ts_ms=to_ms(self._clock.now()),
+            ts_ms=to_ms(now),
             platform=platform_name(inbound.key.platform),
             conv=conv,
             node_before=before.node if before is not None else "",
