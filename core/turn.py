@@ -23,8 +23,18 @@ from datetime import date, datetime
 from typing import Protocol
 
 from core.clock import Clock, today_jst
+from core.events import (
+    TEXT_KEPT,
+    TurnEvent,
+    classify,
+    conversation_hash,
+    intent_label,
+    platform_name,
+    to_ms,
+)
 from core.inbound import ConversationKey, Inbound, InboundKind
-from core.intent import Expectation, Intent, IntentKind
+from core.intent import Command, Expectation, Intent, IntentKind
+from core.mask import mask
 from core.metrics import COMMIT_CONFLICTS, INTENTS, TURN_SECONDS, TURNS
 from core.reply import Reply
 from core.session import Session
@@ -73,6 +83,8 @@ class Dialogue(Protocol):
 
     def pending(self, session: Session, now: datetime) -> Reply: ...
 
+    def topic_of(self, session: Session | None) -> str: ...
+
 
 @dataclass(frozen=True)
 class TurnOutcome:
@@ -98,6 +110,13 @@ def _default_understand() -> Understand:
     return understand
 
 
+def _erases(intent: Intent) -> bool:
+    """「データを削除」 or a LINE unfollow: everything kept about the customer goes."""
+    if intent.kind is IntentKind.FORGET:
+        return True
+    return intent.kind is IntentKind.COMMAND and intent.value == Command.ERASE
+
+
 def _conversation_ref(inbound: Inbound) -> str:
     # Logs correlate one conversation's turns without carrying the platform user id.
     return hashlib.sha256(inbound.key.tag.encode()).hexdigest()[:12]
@@ -113,9 +132,12 @@ class TurnRunner:
         max_attempts: int = 8,
         understand: Understand | None = None,
         log_text: bool = False,
+        hash_key: bytes | None = None,
     ) -> None:
         """log_text: put what the user typed into the turn log (debugging only; it is
-        personal data, so off unless the operator's settings say so)."""
+        personal data, so off unless the operator's settings say so).
+        hash_key: IIJBOT_HASH_KEY; with it every committed turn records a TurnEvent (the
+        conversation named only by its keyed hash), without it no event is recorded."""
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
         self._store = store
@@ -124,6 +146,7 @@ class TurnRunner:
         self._max_attempts = max_attempts
         self._understand = understand if understand is not None else _default_understand()
         self._log_text = log_text
+        self._hash_key = hash_key
 
     # ---- what an adapter may ask without running a turn (nothing is committed) ----------
 
@@ -198,8 +221,14 @@ class TurnRunner:
             session, reply = self._dialogue.step(
                 loaded.session, intent, now, expired=loaded.expired
             )
-            status = await self._store.commit(key, session, loaded.version, event_id)
+            erase = _erases(intent)
+            event = (
+                None if erase else self._event(inbound, intent, now, loaded.session, session, reply)
+            )
+            status = await self._store.commit(key, session, loaded.version, event_id, event)
             if status is CommitStatus.OK:
+                if erase:
+                    await self._store.erase(key, self._conv(key))
                 version = 0 if session is None else loaded.version + 1
                 return TurnOutcome(reply, False, version), intent, attempt
             if status is CommitStatus.DUPLICATE:
@@ -211,6 +240,37 @@ class TurnRunner:
         raise TurnConflict(
             f"turn on {key.platform} lost the session compare-and-swap "
             f"{self._max_attempts} times in a row; the conversation is too busy"
+        )
+
+    def _conv(self, key: ConversationKey) -> str | None:
+        return None if self._hash_key is None else conversation_hash(key, self._hash_key)
+
+    def _event(
+        self,
+        inbound: Inbound,
+        intent: Intent,
+        now: datetime,
+        before: Session | None,
+        after: Session | None,
+        reply: Reply,
+    ) -> TurnEvent | None:
+        conv = self._conv(inbound.key)
+        if conv is None:
+            return None
+        missed = after is not None and after.no_match > (before.no_match if before else 0)
+        outcome = classify(inbound.kind, intent, reply, missed=missed)
+        return TurnEvent(
+            ts_ms=to_ms(now),
+            platform=platform_name(inbound.key.platform),
+            conv=conv,
+            node_before=before.node if before is not None else "",
+            node_after=after.node if after is not None else "",
+            outcome=outcome,
+            topic=self._dialogue.topic_of(after) or self._dialogue.topic_of(before),
+            input=inbound.kind.value,
+            intent=intent_label(intent),
+            # Masked here, in the turn, so unmasked text never leaves the process.
+            text=mask(inbound.text) if outcome in TEXT_KEPT else "",
         )
 
     def _log(

@@ -54,6 +54,7 @@ class FlowDialogue:
         self._rules = rules
         self._comps = REGISTRY if computations is None else computations
         self._texts = load_texts() if texts is None else texts
+        self._topic_entries = {t.node: topic_id for topic_id, t in flow.topics.items()}
 
     # ---- read-only views for the turn, the adapters' questions and the tests -------------
 
@@ -64,6 +65,16 @@ class FlowDialogue:
     @property
     def flow_version(self) -> str:
         return self._flow.version
+
+    def topic_of(self, session: Session | None) -> str:
+        """The topic a conversation is about: the latest topic entry node it passed through
+        (its own node, then 戻る history), "" at the menu or with no session."""
+        if session is None:
+            return ""
+        for node in (session.node, *(f.node for f in reversed(session.history))):
+            if node in self._topic_entries:
+                return self._topic_entries[node]
+        return ""
 
     @property
     def computations(self) -> Mapping[str, Computation]:
@@ -223,6 +234,9 @@ class _Turn:
     def command(self, s: Session, value: str) -> tuple[Session | None, Reply]:
         if value == Command.END:
             return None, Reply(node=s.node, texts=(self.d.say("goodbye"),))
+        if value == Command.ERASE:
+            # The store deletes the rest (reminders, events): TurnRunner sees the command.
+            return None, Reply(node=s.node, texts=(self.d.say("erased"),))
         if value == Command.HELP:
             return s, self.ask(s, [self.d.say("help")])
         if value == Command.RESTART:
