@@ -1,0 +1,206 @@
+"""Issue 7, third round: the classes behind the misses of another never-tuned blind set.
+
+Each case is a phrasing of our own for a class (never a blind-set sentence): asking WHERE
+to do a cancellation is not asking which carrier to choose; a carrier change that gives
+the number up is a plain cancellation; cancelling now or waiting till the month's end is
+a timing question, not the blacklist one; "I only just started, can I cancel yet?" is the
+minimum period, with the start date taken; undoing a cancellation said with an undo verb
+(Kansai negation included) is withdrawing it; switching TO eSIM is not cancelling it."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import pytest
+
+from core.clock import JST
+from core.dialogue import default_dialogue
+from core.intent import DateRole, Expectation, Intent, IntentKind
+from core.nlu import understand
+from core.session import Session
+
+TODAY = date(2026, 11, 25)
+NOW = datetime(2026, 11, 25, 10, 0, tzinfo=JST)
+
+
+def first(text: str) -> Intent:
+    return understand(text, Expectation(node="menu"), TODAY)
+
+
+def topic(text: str) -> str | None:
+    intent = first(text)
+    return intent.value if intent.kind is IntentKind.TOPIC else None
+
+
+def lands(text: str) -> tuple[str, dict[str, str]]:
+    """The node a first message leads to and the slots it filled, as core/turn.py runs it."""
+    dialogue = default_dialogue()
+    menu = Session(node="menu", flow_version=dialogue.flow_version)
+    intent = understand(text, dialogue.expectation(menu), TODAY)
+    session, _ = dialogue.step(menu, intent, NOW)
+    assert session is not None
+    return session.node, dict(session.answers)
+
+
+# ---- 1. where to start a cancellation is no choice of carrier ---------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "解約ってどこからやればいいの？",
+        "やめたいんですが、どこで手続きすればいいですか",
+        "実家に戻るので今のスマホは使わなくなります。番号も要らないです。"
+        "解約の手続きはどこですればいいでしょうか？",
+        "夫の扶養に入ることになって自分の回線は不要になりました。解約はどこから申し込めばいいですか",
+    ],
+)
+def test_where_to_cancel_is_the_cancel_topic(text: str) -> None:
+    assert topic(text) == "cancel"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "解約したら次はどこがいいと思いますか",
+        "乗り換えるならどこの会社がいい？",
+        "次に使う格安SIMはどこにしたらいいかな",
+    ],
+)
+def test_choosing_where_to_go_is_still_next_carrier(text: str) -> None:
+    assert topic(text) == "next_carrier"
+
+
+# ---- 2. moving to another carrier without the number is a plain cancel -----------------
+
+
+@pytest.mark.parametrize(
+    ("text", "carrier"),
+    [
+        ("電話番号は新しくなってかまわないので楽天モバイルに移ります。こちらは何をすればいいですか", "rakuten"),
+        ("番号はいらないからahamoに行きたい。IIJmioのほうの手続きは？", "ahamo"),
+        ("番号が変わっても平気なのでドコモへ移りたいです", "docomo"),
+    ],
+)
+def test_a_carrier_change_giving_the_number_up_is_a_cancel(text: str, carrier: str) -> None:
+    intent = first(text)
+    assert (intent.kind, intent.value) == (IntentKind.TOPIC, "cancel")
+    assert intent.facts.carrier == carrier
+    assert intent.facts.keep_number is False
+
+
+def test_a_carrier_change_keeping_the_number_is_still_mnp() -> None:
+    assert topic("番号そのままでドコモに移りたい") == "mnp"
+
+
+# ---- 3. now or at the month's end is a timing question ---------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "すぐ解約するより月末まで待つほうがお得ですか",
+        "今すぐ解約と月末に解約、料金的に得なのは？",
+        "月末を待たずに今すぐ解約しても損しない？",
+    ],
+)
+def test_cancelling_now_or_at_month_end_is_not_the_blacklist(text: str) -> None:
+    intent = first(text)
+    assert "blacklist" not in (intent.value, *intent.candidates)
+    assert intent.kind is IntentKind.TOPIC and intent.value in ("end_date", "cancel")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "すぐ解約しても大丈夫？",
+        "契約してすぐ解約したらブラックリストに載りますか",
+        "短期解約って何か問題ありますか",
+    ],
+)
+def test_cancelling_soon_after_signing_is_still_the_blacklist(text: str) -> None:
+    assert topic(text) == "blacklist"
+
+
+# ---- 4. only just started: can I cancel yet? is the minimum period ---------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "start"),
+    [
+        ("一昨日回線が開通したばかりですが、もう解約はできますか", date(2026, 11, 23)),
+        ("今月10日に使い始めたばっかりなんだけど、もう解約できる？", date(2026, 11, 10)),
+        ("昨日開通したばっかりだけど解約って可能？", date(2026, 11, 24)),
+    ],
+)
+def test_just_started_and_can_i_cancel_is_min_period(text: str, start: date) -> None:
+    intent = first(text)
+    assert (intent.kind, intent.value) == (IntentKind.TOPIC, "min_period")
+    assert intent.date == start
+    assert any(d.role is DateRole.START and d.date == start for d in intent.facts.dates)
+
+
+def test_just_started_reaches_the_min_period_answer_with_the_date() -> None:
+    node, answers = lands("一昨日回線が開通したばかりですが、もう解約はできますか")
+    assert node == "min_period_answer"
+    assert answers.get("start_date") == "2026-11-23"
+
+
+def test_just_received_and_cancel_is_still_the_initial_cancellation() -> None:
+    assert topic("SIMが届いたばかりだけどキャンセルしたい") == "initial"
+
+
+# ---- 5. undoing a cancellation already made ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "うっかり解約してもうた、取り消しでけへん？",
+        "解約の申し込み、なしにしてほしいんやけど",
+        "さっき解約したけど、やっぱりなかったことにできひん？",
+        "間違って解約ボタンを押しちゃった。なしにできますか",
+        "解約を取りやめたいです",
+        "出した解約、撤回できへんかな",
+    ],
+)
+def test_undoing_a_cancellation_is_withdraw(text: str) -> None:
+    assert topic(text) == "withdraw"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "マイページで解約でけへん",
+        "解約ボタン押しても先に進まへんのやけど",
+    ],
+)
+def test_a_cancellation_that_will_not_go_through_is_still_cannot_cancel(text: str) -> None:
+    assert topic(text) == "cannot_cancel"
+
+
+# ---- 6. switching to eSIM is not cancelling it ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "物理SIMからeSIMに変更したいです",
+        "Pixelに買い替えたのでeSIMへ移行する方法は？",
+        "eSIMの再発行ってどうやるの",
+        "iPhoneをeSIMにしたいんですけど手順は？",
+    ],
+)
+def test_switching_to_esim_is_off_topic(text: str) -> None:
+    assert first(text).kind is IntentKind.OFF_TOPIC
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "eSIMを解約したい",
+        "eSIMで使ってる回線をやめたい",
+    ],
+)
+def test_leaving_with_an_esim_is_still_the_esim_topic(text: str) -> None:
+    assert topic(text) == "esim"
