@@ -91,6 +91,7 @@ class Topic:
     terms: tuple[Term, ...]
     groups: tuple[Group, ...]
     unless: tuple[str, ...] = ()  # words that mean this topic is not meant
+    vetoed_to: str = ""  # where its score goes when vetoed (mnp -> cancel)
 
 
 @dataclass(frozen=True)
@@ -242,7 +243,16 @@ def _topic(topic_id: str, raw: Any, no_reading: frozenset[str] = frozenset()) ->
         terms=tuple(Term(t, w) for t, w in terms.items()),
         groups=tuple(groups),
         unless=_words(raw.get("unless") or [], f"topic {topic_id} unless"),
+        vetoed_to=_vetoed_to(topic_id, raw.get("vetoed_to")),
     )
+
+
+def _vetoed_to(topic_id: str, raw: Any) -> str:
+    if raw is None:
+        return ""
+    if raw not in TOPIC_IDS or raw == topic_id:
+        raise LexiconError(f"topic {topic_id}: vetoed_to {raw!r} is not another topic")
+    return str(raw)
 
 
 def parse_lexicon(data: Any) -> Lexicon:
@@ -306,6 +316,7 @@ def parse_lexicon(data: Any) -> Lexicon:
                     tuple((w.text, w.weight) for w in t.terms),
                     tuple((g.parts, g.weight) for g in t.groups),
                     t.unless,
+                    t.vetoed_to,
                 )
                 for t in (*topics, off_topic)
             ],

@@ -31,6 +31,9 @@ class TopicWords:
     terms: tuple[tuple[str, float], ...]
     groups: tuple[tuple[tuple[str, ...], float], ...]
     unless: tuple[str, ...] = ()  # any of these in the message: the topic is not meant
+    # The topic that what a vetoed topic scored goes to: a carrier change that lets the
+    # number go (番号は変わっていいのでauに移りたい) is not MNP but a plain cancellation.
+    vetoed_to: str = ""
 
 
 @dataclass(frozen=True)
@@ -244,9 +247,17 @@ def score(
             for st in found.get(word, ())
         )
 
-    return {
-        topics[ti].id: sc for ti, sc in scores.items() if not any(map(vetoes, topics[ti].unless))
-    }
+    out: dict[str, float] = {}
+    moved: dict[str, float] = {}
+    for ti, sc in scores.items():
+        topic = topics[ti]
+        if not any(map(vetoes, topic.unless)):
+            out[topic.id] = out.get(topic.id, 0.0) + sc
+        elif topic.vetoed_to:
+            moved[topic.vetoed_to] = moved.get(topic.vetoed_to, 0.0) + sc
+    for tid, sc in moved.items():
+        out[tid] = out.get(tid, 0.0) + sc
+    return out
 
 
 def _object_taken_back(

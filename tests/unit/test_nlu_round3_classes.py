@@ -102,6 +102,7 @@ def test_a_carrier_change_keeping_the_number_is_still_mnp() -> None:
         "すぐ解約するより月末まで待つほうがお得ですか",
         "今すぐ解約と月末に解約、料金的に得なのは？",
         "月末を待たずに今すぐ解約しても損しない？",
+        "月末まで待つ方が安い？それとも今すぐ解約でいい？",
     ],
 )
 def test_cancelling_now_or_at_month_end_is_not_the_blacklist(text: str) -> None:
@@ -204,3 +205,8 @@ def test_switching_to_esim_is_off_topic(text: str) -> None:
 )
 def test_leaving_with_an_esim_is_still_the_esim_topic(text: str) -> None:
     assert topic(text) == "esim"
+
+
+@pytest.mark.parametrize("text", ["eSIMに変えたけど、もう解約したい", "eSIMに移行したあと回線ごとやめたい"])
+def test_switching_to_esim_and_leaving_is_not_off_topic(text: str) -> None:
+    assert topic(text) in ("esim", "cancel")
