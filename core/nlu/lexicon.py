@@ -100,6 +100,9 @@ class Clauses:
 
     asking: tuple[str, ...] = ()
     background_weight: float = 1.0
+    # Topics that are themselves a question (乗り換え先: どこがいい, おすすめ): named in a
+    # clause that does not ask (次の会社はもう決めてある), they are not being asked.
+    asked_only: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -247,6 +250,12 @@ def _topic(topic_id: str, raw: Any, no_reading: frozenset[str] = frozenset()) ->
     )
 
 
+def _topic_ids(raw: Any, where: str) -> tuple[str, ...]:
+    if not isinstance(raw, list) or any(t not in TOPIC_IDS for t in raw):
+        raise LexiconError(f"{where}: expected a list of topic ids")
+    return tuple(raw)
+
+
 def _vetoed_to(topic_id: str, raw: Any) -> str:
     if raw is None:
         return ""
@@ -326,6 +335,7 @@ def parse_lexicon(data: Any) -> Lexicon:
         clauses=Clauses(
             asking=_words((data.get("clauses") or {}).get("asking", []), "clauses.asking"),
             background_weight=float((data.get("clauses") or {}).get("background_weight", 1.0)),
+            asked_only=_topic_ids((data.get("clauses") or {}).get("asked_only", []), "asked_only"),
         ),
         compare=Compare(
             words=_words((data.get("compare") or {}).get("words", []), "compare.words"),

@@ -306,6 +306,12 @@ def _weighed_scores(norm: str, whole: str, lex: Lexicon, *, typos: bool = True) 
     ]
     if all(asking) or not any(asking):
         return rank(scores, lex)
+    for (clause, _), asks in zip(shapes, asking, strict=True):
+        if not asks:
+            # A question topic named where nothing is asked (次の会社は決めてあるので…).
+            for tid, sc in score_map(clause, lex, typos=False).items():
+                if tid in scores and tid in lex.clauses.asked_only:
+                    scores[tid] = max(0.0, scores[tid] - sc)
     asked_text = "".join(c for (c, _), a in zip(shapes, asking, strict=True) if a)
     asked = rank(score_map(asked_text, lex, typos=False), lex)
     if not any(sc >= lex.scoring.min_score for _, sc in asked.specific):
@@ -316,7 +322,7 @@ def _weighed_scores(norm: str, whole: str, lex: Lexicon, *, typos: bool = True) 
     for (clause, _), asks in zip(shapes, asking, strict=True):
         if not asks:
             for tid, sc in score_map(clause, lex, typos=False).items():
-                if tid in scores:
+                if tid in scores and tid not in lex.clauses.asked_only:
                     scores[tid] = max(0.0, scores[tid] - (1 - weight) * sc)
     return rank(scores, lex)
 

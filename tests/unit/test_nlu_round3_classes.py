@@ -53,6 +53,9 @@ def lands(text: str) -> tuple[str, dict[str, str]]:
         "実家に戻るので今のスマホは使わなくなります。番号も要らないです。"
         "解約の手続きはどこですればいいでしょうか？",
         "夫の扶養に入ることになって自分の回線は不要になりました。解約はどこから申し込めばいいですか",
+        # A question topic said where nothing is asked is no question about it.
+        "次の会社はもう決めてあります。番号は引き継がないので、IIJの解約方法だけ教えて",
+        "来月から妻のauの家族割に入るので、こちらは使いません。番号も新しくなります。解約はどうすれば？",
     ],
 )
 def test_where_to_cancel_is_the_cancel_topic(text: str) -> None:
