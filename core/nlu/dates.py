@@ -278,6 +278,13 @@ def _elapsed(m: re.Match[str], today: date) -> DateParse:
     return replace(_result(_back(today, unit, n), m.group(0)), how="elapsed")
 
 
+def _since(m: re.Match[str], today: date) -> DateParse:
+    n = int(m.group(1))
+    if n > 3660:
+        return _result(None, m.group(0))
+    return replace(_result(today - timedelta(days=n), m.group(0)), how="elapsed")
+
+
 def _day_only(m: re.Match[str], today: date) -> DateParse:
     return _result(_safe(today.year, today.month, int(m.group(1))), m.group(0))
 
@@ -335,6 +342,8 @@ _PATTERNS: tuple[tuple[re.Pattern[str], _Reader], ...] = (
         ),
         _elapsed,
     ),
+    # N日 right after a verb's て (開通して5日, 届いてから3日です) counts days since it.
+    (re.compile(r"(?:(?<=て)|(?<=てから)|(?<=でから))(\d{1,4})日(?!目|以内|前|後|に|まで)"), _since),
     # After the lengths of time: 今日で3日目 is the third day, not today.
     # 今日で5日目: 今日 is where the count ends, not the date asked for.
     (re.compile("(" + "|".join(_DAY_WORDS) + r")(?!で\d)"), _day_word),

@@ -221,3 +221,31 @@ def test_leaving_with_an_esim_is_still_the_esim_topic(text: str) -> None:
 @pytest.mark.parametrize("text", ["eSIMに変えたけど、もう解約したい", "eSIMに移行したあと回線ごとやめたい"])
 def test_switching_to_esim_and_leaving_is_not_off_topic(text: str) -> None:
     assert topic(text) in ("esim", "cancel")
+
+
+@pytest.mark.parametrize(
+    ("text", "start"),
+    [
+        ("使い始めてまだ一週間なんだけど、もう解約できるの？", date(2026, 11, 18)),
+        # N日 right after a verb's て is days since, never the Nth of the month.
+        ("開通して5日ですが解約できますか", date(2026, 11, 20)),
+    ],
+)
+def test_started_some_days_ago_and_can_i_cancel_is_min_period(text: str, start: date) -> None:
+    intent = first(text)
+    assert (intent.kind, intent.value, intent.date) == (IntentKind.TOPIC, "min_period", start)
+
+
+def test_days_since_receipt_after_te_is_a_length_of_time() -> None:
+    intent = first("SIMが届いてから3日です。初期契約解除できますか")
+    assert (intent.value, intent.date) == ("initial", date(2026, 11, 22))
+
+
+def test_just_signed_and_can_i_cancel_asks_initial_or_min_period() -> None:
+    intent = first("契約したばっかりなんだけど解約できる？")
+    assert intent.kind is IntentKind.AMBIGUOUS
+    assert {"initial", "min_period"} <= set(intent.candidates)
+
+
+def test_switching_to_esim_with_a_new_phone_is_off_topic() -> None:
+    assert first("eSIMに機種変更したい").kind is IntentKind.OFF_TOPIC
