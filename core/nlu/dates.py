@@ -343,7 +343,10 @@ _PATTERNS: tuple[tuple[re.Pattern[str], _Reader], ...] = (
         _elapsed,
     ),
     # N日 right after a verb's て (開通して5日, 届いてから3日です) counts days since it.
-    (re.compile(r"(?:(?<=て)|(?<=てから)|(?<=でから))(\d{1,4})日(?!目|以内|前|後|に|まで)"), _since),
+    (
+        re.compile(r"(?:(?<=て)|(?<=てから)|(?<=でから))(\d{1,4})日(?!目|以内|前|後|に|まで)"),
+        _since,
+    ),
     # After the lengths of time: 今日で3日目 is the third day, not today.
     # 今日で5日目: 今日 is where the count ends, not the date asked for.
     (re.compile("(" + "|".join(_DAY_WORDS) + r")(?!で\d)"), _day_word),

@@ -224,7 +224,8 @@ def _topic(topic_id: str, raw: Any, no_reading: frozenset[str] = frozenset()) ->
         raise LexiconError(f"topic {topic_id}: terms must be a non-empty mapping")
     terms: dict[str, float] = {}
     for word, weight in terms_raw.items():
-        if not isinstance(word, str) or not isinstance(weight, int | float) or weight <= 0:
+        # 0: a shield, a longer phrase that is not this topic's (今すぐ解約 for blacklist).
+        if not isinstance(word, str) or not isinstance(weight, int | float) or weight < 0:
             raise LexiconError(f"topic {topic_id}: bad term {word!r}: {weight!r}")
         k = key(word)
         if not k:

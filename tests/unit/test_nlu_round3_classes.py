@@ -17,6 +17,7 @@ from core.clock import JST
 from core.dialogue import default_dialogue
 from core.intent import DateRole, Expectation, Intent, IntentKind
 from core.nlu import understand
+from core.nlu.lexicon import TOPIC_IDS, LexiconError, parse_lexicon
 from core.session import Session
 
 TODAY = date(2026, 11, 25)
@@ -80,7 +81,10 @@ def test_choosing_where_to_go_is_still_next_carrier(text: str) -> None:
 @pytest.mark.parametrize(
     ("text", "carrier"),
     [
-        ("電話番号は新しくなってかまわないので楽天モバイルに移ります。こちらは何をすればいいですか", "rakuten"),
+        (
+            "電話番号は新しくなってかまわないので楽天モバイルに移ります。こちらは何をすればいいですか",
+            "rakuten",
+        ),
         ("番号はいらないからahamoに行きたい。IIJmioのほうの手続きは？", "ahamo"),
         ("番号が変わっても平気なのでドコモへ移りたいです", "docomo"),
     ],
@@ -218,7 +222,9 @@ def test_leaving_with_an_esim_is_still_the_esim_topic(text: str) -> None:
     assert topic(text) == "esim"
 
 
-@pytest.mark.parametrize("text", ["eSIMに変えたけど、もう解約したい", "eSIMに移行したあと回線ごとやめたい"])
+@pytest.mark.parametrize(
+    "text", ["eSIMに変えたけど、もう解約したい", "eSIMに移行したあと回線ごとやめたい"]
+)
 def test_switching_to_esim_and_leaving_is_not_off_topic(text: str) -> None:
     assert topic(text) in ("esim", "cancel")
 
@@ -249,3 +255,31 @@ def test_just_signed_and_can_i_cancel_asks_initial_or_min_period() -> None:
 
 def test_switching_to_esim_with_a_new_phone_is_off_topic() -> None:
     assert first("eSIMに機種変更したい").kind is IntentKind.OFF_TOPIC
+
+
+# ---- the same classes, said other ways ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "want"),
+    [
+        # 今すぐ is "right now", not "soon after signing up".
+        ("今すぐ解約したい", "cancel"),
+        ("今すぐ解約したら今月分は日割りになる？", "proration"),
+        ("すぐやめるより月末まで使ったほうが得ですか", "end_date"),
+        # A number the customer does not care about is given up.
+        ("電話番号にこだわりはないのでワイモバイルへ行きます。IIJの方は？", "cancel"),
+        # Undoing, with the ability negated in the next clause or the application stopped.
+        ("解約手続きを取り消したい、でけへん？", "withdraw"),
+        ("解約申し込みをやめたい", "withdraw"),
+    ],
+)
+def test_the_classes_said_other_ways(text: str, want: str) -> None:
+    assert topic(text) == want
+
+
+def test_lexicon_refuses_a_veto_handing_its_score_to_no_topic() -> None:
+    topics = {tid: {"label": tid, "terms": {tid: 3}} for tid in TOPIC_IDS}
+    topics["mnp"]["vetoed_to"] = "nowhere"
+    with pytest.raises(LexiconError, match="vetoed_to"):
+        parse_lexicon({"topics": topics})
