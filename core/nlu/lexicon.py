@@ -122,6 +122,9 @@ class Scoring:
     ambiguity_ratio: float
     max_candidates: int
     fuzzy_weight: float
+    # A specific topic scoring below this, outscored by the generic one, is asked about
+    # rather than answered (端末を解約したい: the instalments, or just cancelling?).
+    weak_score: float = 0.0
 
 
 @dataclass(frozen=True, eq=False)  # compared by identity: it keys per-node caches
@@ -316,6 +319,7 @@ def parse_lexicon(data: Any) -> Lexicon:
             ambiguity_ratio=float(s.get("ambiguity_ratio", 0.75)),
             max_candidates=int(s.get("max_candidates", 4)),
             fuzzy_weight=float(s.get("fuzzy_weight", 0.8)),
+            weak_score=float(s.get("weak_score", 0.0)),
         ),
         spellings=tuple(sorted(spellings.items(), key=lambda wr: -len(wr[0]))),
         index=build_index(

@@ -419,6 +419,11 @@ def understand(text: str, expect: Expectation, today: date) -> Intent:
         ]
         if len(close) >= 2:
             return Intent(IntentKind.AMBIGUOUS, candidates=close, facts=facts)
+        if best < s.weak_score and scores.generic and scores.generic[0][1] > best:
+            # A weak specific word beside a stronger plain cancel (機種ごと解約したい):
+            # ask which, rather than answer the specific card with confidence.
+            pair = (close[0], scores.generic[0][0])
+            return Intent(IntentKind.AMBIGUOUS, candidates=pair, facts=facts)
         return Intent(
             IntentKind.TOPIC, value=close[0], date=_date_for(close[0], facts, lex), facts=facts
         )

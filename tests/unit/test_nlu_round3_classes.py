@@ -19,6 +19,7 @@ from core.intent import DateRole, Expectation, Intent, IntentKind
 from core.nlu import understand
 from core.nlu.lexicon import TOPIC_IDS, LexiconError, parse_lexicon
 from core.session import Session
+from tests.first_messages import taken_of
 
 TODAY = date(2026, 11, 25)
 NOW = datetime(2026, 11, 25, 10, 0, tzinfo=JST)
@@ -283,3 +284,22 @@ def test_lexicon_refuses_a_veto_handing_its_score_to_no_topic() -> None:
     topics["mnp"]["vetoed_to"] = "nowhere"
     with pytest.raises(LexiconError, match="vetoed_to"):
         parse_lexicon({"topics": topics})
+
+
+# ---- safety net: a weak specific word beside a stronger plain cancel is asked about -----
+
+
+@pytest.mark.parametrize("text", ["機種ごと解約したい", "スマホ本体ごと解約したいです"])
+def test_a_weak_topic_outscored_by_the_plain_cancel_is_asked(text: str) -> None:
+    intent = first(text)
+    assert intent.kind is IntentKind.AMBIGUOUS
+    assert intent.candidates == ("device", "cancel")
+
+
+def test_the_weak_topic_question_offers_both_as_buttons() -> None:
+    dialogue = default_dialogue()
+    menu = Session(node="menu", flow_version=dialogue.flow_version)
+    intent = understand("機種ごと解約したい", dialogue.expectation(menu), TODAY)
+    _, reply = dialogue.step(menu, intent, NOW)
+    # Asked, not answered with the instalments card: both topics are buttons.
+    assert taken_of(reply) == "ask:device+cancel"
