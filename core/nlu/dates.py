@@ -342,9 +342,12 @@ _PATTERNS: tuple[tuple[re.Pattern[str], _Reader], ...] = (
         ),
         _elapsed,
     ),
-    # N日 right after a verb's て (開通して5日, 届いてから3日です) counts days since it.
+    # N日 right after a verb's て or まだ (開通して5日, 届いてから3日, 開通してまだ3日) counts
+    # days since it.
     (
-        re.compile(r"(?:(?<=て)|(?<=てから)|(?<=でから))(\d{1,4})日(?!目|以内|前|後|に|まで)"),
+        re.compile(
+            r"(?:(?<=て)|(?<=てから)|(?<=でから)|(?<=まだ))(\d{1,4})日(?!目|以内|前|後|に|まで)"
+        ),
         _since,
     ),
     # After the lengths of time: 今日で3日目 is the third day, not today.

@@ -236,6 +236,7 @@ def test_switching_to_esim_and_leaving_is_not_off_topic(text: str) -> None:
         ("使い始めてまだ一週間なんだけど、もう解約できるの？", date(2026, 11, 18)),
         # N日 right after a verb's て is days since, never the Nth of the month.
         ("開通して5日ですが解約できますか", date(2026, 11, 20)),
+        ("開通してまだ3日なんだけど、もう解約できるんかな", date(2026, 11, 22)),
     ],
 )
 def test_started_some_days_ago_and_can_i_cancel_is_min_period(text: str, start: date) -> None:
