@@ -278,6 +278,10 @@ def _elapsed(m: re.Match[str], today: date) -> DateParse:
     return replace(_result(_back(today, unit, n), m.group(0)), how="elapsed")
 
 
+# Events a length of time is counted from (開通から5日): never "from the 5th".
+_EVENTS = ("開通", "契約", "開始", "到着", "受取", "受け取り", "購入", "申込", "申し込み", "加入")
+
+
 def _since(m: re.Match[str], today: date) -> DateParse:
     n = int(m.group(1))
     if n > 3660:
@@ -342,11 +346,13 @@ _PATTERNS: tuple[tuple[re.Pattern[str], _Reader], ...] = (
         ),
         _elapsed,
     ),
-    # N日 right after a verb's て or まだ (開通して5日, 届いてから3日, 開通してまだ3日) counts
-    # days since it.
+    # N日 right after a verb's て, まだ or an event から (開通して5日, 届いてから3日, 開通して
+    # まだ3日, 開通から5日) counts days since it.
     (
         re.compile(
-            r"(?:(?<=て)|(?<=てから)|(?<=でから)|(?<=まだ))(\d{1,4})日(?!目|以内|前|後|に|まで)"
+            r"(?:(?<=て)|(?<=てから)|(?<=でから)|(?<=まだ)|"
+            + "|".join(f"(?<={w}から)" for w in _EVENTS)
+            + r")(\d{1,4})日(?!目|以内|前|後|に|まで)"
         ),
         _since,
     ),

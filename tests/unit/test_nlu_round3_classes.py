@@ -304,3 +304,21 @@ def test_the_weak_topic_question_offers_both_as_buttons() -> None:
     _, reply = dialogue.step(menu, intent, NOW)
     # Asked, not answered with the instalments card: both topics are buttons.
     assert taken_of(reply) == "ask:device+cancel"
+
+
+# ---- days counted from an event are a length of time -------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "role", "day"),
+    [
+        ("開通から5日ですが解約できますか", DateRole.START, date(2026, 11, 20)),
+        ("契約から3日目なんだけど解約できる？", DateRole.START, date(2026, 11, 23)),
+        ("SIM到着から2日です。初期契約解除したい", DateRole.RECEIPT, date(2026, 11, 23)),
+    ],
+)
+def test_days_counted_from_an_event_are_no_day_of_the_month(
+    text: str, role: DateRole, day: date
+) -> None:
+    said = [(d.role, d.date) for d in first(text).facts.dates]
+    assert said == [(role, day)]
