@@ -278,6 +278,17 @@ def _elapsed(m: re.Match[str], today: date) -> DateParse:
     return replace(_result(_back(today, unit, n), m.group(0)), how="elapsed")
 
 
+# Events a length of time is counted from (開通から5日): never "from the 5th".
+_EVENTS = ("開通", "契約", "開始", "到着", "受取", "受け取り", "購入", "申込", "申し込み", "加入")
+
+
+def _since(m: re.Match[str], today: date) -> DateParse:
+    n = int(m.group(1))
+    if n > 3660:
+        return _result(None, m.group(0))
+    return replace(_result(today - timedelta(days=n), m.group(0)), how="elapsed")
+
+
 def _day_only(m: re.Match[str], today: date) -> DateParse:
     return _result(_safe(today.year, today.month, int(m.group(1))), m.group(0))
 
@@ -334,6 +345,16 @@ _PATTERNS: tuple[tuple[re.Pattern[str], _Reader], ...] = (
             rf"({APPROX})?"
         ),
         _elapsed,
+    ),
+    # N日 right after a verb's て, まだ or an event から (開通して5日, 届いてから3日, 開通して
+    # まだ3日, 開通から5日) counts days since it.
+    (
+        re.compile(
+            r"(?:(?<=て)|(?<=てから)|(?<=でから)|(?<=まだ)|"
+            + "|".join(f"(?<={w}から)" for w in _EVENTS)
+            + r")(\d{1,4})日(?!目|以内|前|後|に|まで)"
+        ),
+        _since,
     ),
     # After the lengths of time: 今日で3日目 is the third day, not today.
     # 今日で5日目: 今日 is where the count ends, not the date asked for.

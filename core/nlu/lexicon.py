@@ -91,6 +91,7 @@ class Topic:
     terms: tuple[Term, ...]
     groups: tuple[Group, ...]
     unless: tuple[str, ...] = ()  # words that mean this topic is not meant
+    vetoed_to: str = ""  # where its score goes when vetoed (mnp -> cancel)
 
 
 @dataclass(frozen=True)
@@ -99,6 +100,9 @@ class Clauses:
 
     asking: tuple[str, ...] = ()
     background_weight: float = 1.0
+    # Topics that are themselves a question (乗り換え先: どこがいい, おすすめ): named in a
+    # clause that does not ask (次の会社はもう決めてある), they are not being asked.
+    asked_only: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -118,6 +122,9 @@ class Scoring:
     ambiguity_ratio: float
     max_candidates: int
     fuzzy_weight: float
+    # A specific topic scoring below this, outscored by the generic one, is asked about
+    # rather than answered (端末を解約したい: the instalments, or just cancelling?).
+    weak_score: float = 0.0
 
 
 @dataclass(frozen=True, eq=False)  # compared by identity: it keys per-node caches
@@ -220,7 +227,8 @@ def _topic(topic_id: str, raw: Any, no_reading: frozenset[str] = frozenset()) ->
         raise LexiconError(f"topic {topic_id}: terms must be a non-empty mapping")
     terms: dict[str, float] = {}
     for word, weight in terms_raw.items():
-        if not isinstance(word, str) or not isinstance(weight, int | float) or weight <= 0:
+        # 0: a shield, a longer phrase that is not this topic's (今すぐ解約 for blacklist).
+        if not isinstance(word, str) or not isinstance(weight, int | float) or weight < 0:
             raise LexiconError(f"topic {topic_id}: bad term {word!r}: {weight!r}")
         k = key(word)
         if not k:
@@ -242,7 +250,22 @@ def _topic(topic_id: str, raw: Any, no_reading: frozenset[str] = frozenset()) ->
         terms=tuple(Term(t, w) for t, w in terms.items()),
         groups=tuple(groups),
         unless=_words(raw.get("unless") or [], f"topic {topic_id} unless"),
+        vetoed_to=_vetoed_to(topic_id, raw.get("vetoed_to")),
     )
+
+
+def _topic_ids(raw: Any, where: str) -> tuple[str, ...]:
+    if not isinstance(raw, list) or any(t not in TOPIC_IDS for t in raw):
+        raise LexiconError(f"{where}: expected a list of topic ids")
+    return tuple(raw)
+
+
+def _vetoed_to(topic_id: str, raw: Any) -> str:
+    if raw is None:
+        return ""
+    if raw not in TOPIC_IDS or raw == topic_id:
+        raise LexiconError(f"topic {topic_id}: vetoed_to {raw!r} is not another topic")
+    return str(raw)
 
 
 def parse_lexicon(data: Any) -> Lexicon:
@@ -296,6 +319,7 @@ def parse_lexicon(data: Any) -> Lexicon:
             ambiguity_ratio=float(s.get("ambiguity_ratio", 0.75)),
             max_candidates=int(s.get("max_candidates", 4)),
             fuzzy_weight=float(s.get("fuzzy_weight", 0.8)),
+            weak_score=float(s.get("weak_score", 0.0)),
         ),
         spellings=tuple(sorted(spellings.items(), key=lambda wr: -len(wr[0]))),
         index=build_index(
@@ -306,6 +330,7 @@ def parse_lexicon(data: Any) -> Lexicon:
                     tuple((w.text, w.weight) for w in t.terms),
                     tuple((g.parts, g.weight) for g in t.groups),
                     t.unless,
+                    t.vetoed_to,
                 )
                 for t in (*topics, off_topic)
             ],
@@ -315,6 +340,7 @@ def parse_lexicon(data: Any) -> Lexicon:
         clauses=Clauses(
             asking=_words((data.get("clauses") or {}).get("asking", []), "clauses.asking"),
             background_weight=float((data.get("clauses") or {}).get("background_weight", 1.0)),
+            asked_only=_topic_ids((data.get("clauses") or {}).get("asked_only", []), "asked_only"),
         ),
         compare=Compare(
             words=_words((data.get("compare") or {}).get("words", []), "compare.words"),

@@ -31,6 +31,9 @@ class TopicWords:
     terms: tuple[tuple[str, float], ...]
     groups: tuple[tuple[tuple[str, ...], float], ...]
     unless: tuple[str, ...] = ()  # any of these in the message: the topic is not meant
+    # The topic that what a vetoed topic scored goes to: a carrier change that lets the
+    # number go (番号は変わっていいのでauに移りたい) is not MNP but a plain cancellation.
+    vetoed_to: str = ""
 
 
 @dataclass(frozen=True)
@@ -120,6 +123,7 @@ def build_index(
 
 
 BLANK = "\0"
+SHIELD = -1.0  # the weight a shield term's hit carries while scoring
 
 
 def _slip_keys(word: str) -> set[str]:
@@ -170,13 +174,16 @@ def score(
     topics = index.topics
     neg = index.negation
     # A word taken back (転出ではなく) still claims its characters but counts nothing;
-    # a group part taken back (番号は残しません) is not there.
+    # a group part taken back (番号は残しません) is not there. A term of weight 0 is a
+    # shield (SHIELD here): the topic's own words inside it (すぐ解約 in 今すぐ解約, "right
+    # now") do not count, and it claims nothing from other topics.
     hits: list[tuple[int, int, int, float]] = []  # start, end, topic index, weight
     for needle, starts in found.items():
         for ti, weight in index.term_of.get(needle, ()):
             for s in starts:
                 taken_back = neg is not None and neg.match(text, s + len(needle)) is not None
-                hits.append((s, s + len(needle), ti, 0.0 if taken_back else weight))
+                w = SHIELD if not weight else 0.0 if taken_back else weight
+                hits.append((s, s + len(needle), ti, w))
     if any(not h[3] for h in hits):
         hits = _object_taken_back(hits)
     # Longest first; of two topics sharing a word, the one listed first claims it.
@@ -184,7 +191,13 @@ def score(
     claimed: list[tuple[int, int, int]] = []
     scores: dict[int, float] = {}
     counted: list[tuple[int, int, int]] = []
+    shields: list[tuple[int, int, int]] = []
     for start, end, ti, weight in hits:
+        if weight == SHIELD:
+            shields.append((ti, start, end))
+            continue
+        if any(t == ti and s <= start and end <= e for t, s, e in shields):
+            continue  # neither counts nor claims
         if any(
             s <= start and end <= e and t != ti and not topics[t].generic for s, e, t in claimed
         ):
@@ -244,9 +257,17 @@ def score(
             for st in found.get(word, ())
         )
 
-    return {
-        topics[ti].id: sc for ti, sc in scores.items() if not any(map(vetoes, topics[ti].unless))
-    }
+    out: dict[str, float] = {}
+    moved: dict[str, float] = {}
+    for ti, sc in scores.items():
+        topic = topics[ti]
+        if not any(map(vetoes, topic.unless)):
+            out[topic.id] = out.get(topic.id, 0.0) + sc
+        elif topic.vetoed_to:
+            moved[topic.vetoed_to] = moved.get(topic.vetoed_to, 0.0) + sc
+    for tid, sc in moved.items():
+        out[tid] = out.get(tid, 0.0) + sc
+    return out
 
 
 def _object_taken_back(

@@ -306,6 +306,12 @@ def _weighed_scores(norm: str, whole: str, lex: Lexicon, *, typos: bool = True) 
     ]
     if all(asking) or not any(asking):
         return rank(scores, lex)
+    for (clause, _), asks in zip(shapes, asking, strict=True):
+        if not asks:
+            # A question topic named where nothing is asked (次の会社は決めてあるので…).
+            for tid, sc in score_map(clause, lex, typos=False).items():
+                if tid in scores and tid in lex.clauses.asked_only:
+                    scores[tid] = max(0.0, scores[tid] - sc)
     asked_text = "".join(c for (c, _), a in zip(shapes, asking, strict=True) if a)
     asked = rank(score_map(asked_text, lex, typos=False), lex)
     if not any(sc >= lex.scoring.min_score for _, sc in asked.specific):
@@ -316,7 +322,7 @@ def _weighed_scores(norm: str, whole: str, lex: Lexicon, *, typos: bool = True) 
     for (clause, _), asks in zip(shapes, asking, strict=True):
         if not asks:
             for tid, sc in score_map(clause, lex, typos=False).items():
-                if tid in scores:
+                if tid in scores and tid not in lex.clauses.asked_only:
                     scores[tid] = max(0.0, scores[tid] - (1 - weight) * sc)
     return rank(scores, lex)
 
@@ -413,6 +419,11 @@ def understand(text: str, expect: Expectation, today: date) -> Intent:
         ]
         if len(close) >= 2:
             return Intent(IntentKind.AMBIGUOUS, candidates=close, facts=facts)
+        if best < s.weak_score and scores.generic and scores.generic[0][1] > best:
+            # A weak specific word beside a stronger plain cancel (機種ごと解約したい):
+            # ask which, rather than answer the specific card with confidence.
+            pair = (close[0], scores.generic[0][0])
+            return Intent(IntentKind.AMBIGUOUS, candidates=pair, facts=facts)
         return Intent(
             IntentKind.TOPIC, value=close[0], date=_date_for(close[0], facts, lex), facts=facts
         )
