@@ -29,6 +29,8 @@ class Command(StrEnum):
     RESTART = "restart"  # 最初から / メニュー
     END = "end"  # 終了 / やめる
     HELP = "help"  # ヘルプ
+    HANDOFF = "handoff"  # オペレーターと話したい: hand the conversation to a person
+    BOT = "bot"  # ボットに戻る: end a handoff, the bot answers again
 
 
 class DateRole(StrEnum):

@@ -18,22 +18,29 @@ import logging
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Protocol
 
+from core import handoff
 from core.clock import Clock, today_jst
+from core.events import conversation_hash
+from core.handoff import Gate, HandoffSetup, HandoffTicket, Route
 from core.inbound import ConversationKey, Inbound, InboundKind
 from core.intent import Expectation, Intent, IntentKind
+from core.mask import mask
 from core.metrics import COMMIT_CONFLICTS, INTENTS, TURN_SECONDS, TURNS
 from core.reply import Reply
 from core.session import Session
-from core.store.base import CommitStatus, SessionStore, StoreUnavailable
+from core.store.base import CommitStatus, Loaded, SessionStore, StoreUnavailable
+from core.texts import say
 
 # StoreUnavailable is re-exported: it is one of the two ways a turn can fail, and an
 # adapter must be able to catch it without reaching into the store.
+# HandoffTicket too: the support desk an adapter implements is handed one.
 __all__ = [
     "Dialogue",
+    "HandoffTicket",
     "StoreUnavailable",
     "TurnConflict",
     "TurnOutcome",
@@ -72,6 +79,10 @@ class Dialogue(Protocol):
     def menu(self, now: datetime, *, anywhere: bool = False) -> Reply: ...
 
     def pending(self, session: Session, now: datetime) -> Reply: ...
+
+    def topic_of(self, session: Session) -> str: ...
+
+    def facts_of(self, session: Session) -> tuple[tuple[str, str], ...]: ...
 
 
 @dataclass(frozen=True)
@@ -113,9 +124,11 @@ class TurnRunner:
         max_attempts: int = 8,
         understand: Understand | None = None,
         log_text: bool = False,
+        handoffs: HandoffSetup | None = None,
     ) -> None:
         """log_text: put what the user typed into the turn log (debugging only; it is
-        personal data, so off unless the operator's settings say so)."""
+        personal data, so off unless the operator's settings say so). handoffs: how a
+        customer is handed to a person (default: no desk, the support contacts)."""
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
         self._store = store
@@ -124,6 +137,7 @@ class TurnRunner:
         self._max_attempts = max_attempts
         self._understand = understand if understand is not None else _default_understand()
         self._log_text = log_text
+        self._handoffs = handoffs if handoffs is not None else HandoffSetup()
 
     # ---- what an adapter may ask without running a turn (nothing is committed) ----------
 
@@ -195,12 +209,12 @@ class TurnRunner:
                 return TurnOutcome(None, True, loaded.version), None, attempt
             now = self._clock.now()  # once per attempt: understand and step agree on "today"
             intent = self.intent_for(inbound, loaded.session, now)
-            session, reply = self._dialogue.step(
-                loaded.session, intent, now, expired=loaded.expired
-            )
+            session, reply, ticket = self._step(inbound, loaded, intent, now)
             status = await self._store.commit(key, session, loaded.version, event_id)
             if status is CommitStatus.OK:
                 version = 0 if session is None else loaded.version + 1
+                if ticket is not None and reply is not None:
+                    reply = await self._open_ticket(key, ticket, reply, now)
                 return TurnOutcome(reply, False, version), intent, attempt
             if status is CommitStatus.DUPLICATE:
                 # Another delivery of the same event committed between our load and commit.
@@ -212,6 +226,94 @@ class TurnRunner:
             f"turn on {key.platform} lost the session compare-and-swap "
             f"{self._max_attempts} times in a row; the conversation is too busy"
         )
+
+    def _step(
+        self, inbound: Inbound, loaded: Loaded, intent: Intent, now: datetime
+    ) -> tuple[Session | None, Reply | None, HandoffTicket | None]:
+        """The dialogue's step, inside the handoff gate: while a person has the
+        conversation the bot records the message and answers nothing (reply None)."""
+        policy = self._handoffs.policy
+        session, pre = loaded.session, ""
+        passage = handoff.gate(policy, session, intent, now)
+        if passage is Gate.SILENT and session is not None:
+            return self._remember(inbound, session), None, None
+        if passage is Gate.RESUME and session is not None:
+            session = handoff.released(session)
+            reply = self._dialogue.pending(session, now)
+            texts = (say("handoff_resumed"), *reply.texts)
+            return session, replace(reply, texts=handoff.fit(texts)), None
+        if passage is Gate.EXPIRED and session is not None:
+            session, pre = handoff.released(session), say("handoff_expired")
+        new, reply = self._dialogue.step(session, intent, now, expired=loaded.expired)
+        if pre:
+            reply = replace(reply, texts=handoff.fit((pre, *reply.texts)))
+        if new is None:
+            return None, reply, None
+        new = self._remember(inbound, new)
+        if not reply.handoff:
+            return new, reply, None
+        new, reply, route = handoff.carry_out(policy, new, reply, inbound.key.platform, now)
+        if route is not Route.LIVE:
+            return new, reply, None
+        ticket = HandoffTicket(
+            ref=conversation_hash(inbound.key, self._handoffs.hash_key),
+            platform=inbound.key.platform,
+            topic=self._dialogue.topic_of(new),
+            facts=self._dialogue.facts_of(new),
+            recent=new.recent,
+            reason=reply.handoff,
+            at=now,
+            mention=inbound.key.user if inbound.key.platform == "slack" else "",
+        )
+        return new, reply, ticket
+
+    @staticmethod
+    def _remember(inbound: Inbound, session: Session) -> Session:
+        """What the customer typed, masked, among the last few (the handoff card shows
+        them; a person reads them, so no personal data)."""
+        if inbound.kind is not InboundKind.TEXT or not inbound.text.strip():
+            return session
+        return session.remembering(mask(inbound.text.strip()))
+
+    async def _open_ticket(
+        self, key: ConversationKey, ticket: HandoffTicket, reply: Reply, now: datetime
+    ) -> Reply:
+        """The handoff is committed: post the card. Should the desk not take it, the bot
+        comes back on and the customer gets the support contacts instead of a wait."""
+        setup = self._handoffs
+        posted = False
+        if setup.desk is not None and setup.index is not None:
+            try:
+                await setup.index.remember(ticket.ref, key, setup.policy.ttl)
+                posted = await setup.desk.open(ticket)
+            except Exception:
+                log.exception("handoff: the desk could not take conv=%s", ticket.ref[:12])
+        if posted:
+            return reply
+        await self.release(ticket.ref, key=key)
+        contacts = say("handoff_contacts")
+        return replace(reply, texts=handoff.fit((*reply.texts[:-1], contacts)))
+
+    async def release(self, ref: str, *, key: ConversationKey | None = None) -> bool:
+        """Hand a conversation back to the bot (the desk's 「ボットに戻す」): True when it
+        was handed off and now is not. Raises StoreUnavailable."""
+        index = self._handoffs.index
+        if key is None and index is not None:
+            key = await index.lookup(ref)
+        if key is None:
+            return False
+        for _ in range(self._max_attempts):
+            loaded = await self._store.load(key)
+            if loaded.session is None or not loaded.session.handoff_at:
+                break
+            back = handoff.released(loaded.session)
+            if await self._store.commit(key, back, loaded.version) is CommitStatus.OK:
+                if index is not None:
+                    await index.forget(ref)
+                return True
+        if index is not None:
+            await index.forget(ref)
+        return False
 
     def _log(
         self,
