@@ -23,7 +23,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from core.inbound import ConversationKey
+from core.inbound import ConversationKey, InboundKind
+from core.intent import Intent, IntentKind
+from core.reply import Reply
 
 # Keys of the stream entry. Short, because a 90-day stream holds millions of them.
 F_TS = "ts"  # milliseconds since the epoch (UTC)
@@ -48,6 +50,14 @@ class Outcome(StrEnum):
     HANDOFF = "handoff"  # handed to a person (or told the support contacts)
     FEEDBACK_RESOLVED = "feedback_resolved"  # 「解決した」 pressed
     FEEDBACK_UNRESOLVED = "feedback_unresolved"  # 「解決しない」 pressed
+
+
+# The terminal chat's conversations are keyed "cli"; the report calls that platform "text".
+_PLATFORM_NAMES = {"cli": "text"}
+
+
+def platform_name(platform: str) -> str:
+    return _PLATFORM_NAMES.get(platform, platform)
 
 
 # Only these turns keep (masked) text: they are what the lexicon is tuned from.
@@ -113,6 +123,36 @@ class TurnEvent:
             intent=fields.get(F_INTENT, ""),
             text=fields.get(F_TEXT, ""),
         )
+
+
+def classify(kind: InboundKind, intent: Intent | None, reply: Reply, *, missed: bool) -> Outcome:
+    """The outcome of a committed turn. missed: the dialogue counted it as a no-match (its
+    no_match counter went up). The one place to teach new outcomes (feedback, handoff)."""
+    # Issue 9: what the reply says the turn was for comes first (a 「解決した」 press
+    # shows no card; a handoff after three misses counts as a handoff).
+    if reply.feedback == "resolved":
+        return Outcome.FEEDBACK_RESOLVED
+    if reply.feedback == "unresolved":
+        return Outcome.FEEDBACK_UNRESOLVED
+    if reply.handoff:
+        return Outcome.HANDOFF
+    if reply.card is not None:
+        return Outcome.ANSWERED
+    intent_kind = intent.kind if intent is not None else None
+    if intent_kind is IntentKind.OFF_TOPIC:
+        return Outcome.FALLBACK
+    if kind is InboundKind.TEXT and (intent_kind is IntentKind.UNKNOWN or missed):
+        return Outcome.NOT_UNDERSTOOD
+    return Outcome.QUESTION
+
+
+def intent_label(intent: Intent | None) -> str:
+    """The intent as the report shows it: command:end, topic, choice..."""
+    if intent is None:
+        return ""
+    if intent.kind is IntentKind.COMMAND:
+        return f"command:{intent.value}"
+    return intent.kind.value
 
 
 def conversation_hash(key: ConversationKey, secret: bytes) -> str:

@@ -19,7 +19,6 @@ from enum import StrEnum
 from typing import Protocol
 
 from core.clock import to_jst
-from core.events import Outcome
 from core.inbound import ConversationKey
 from core.intent import Command, Intent, IntentKind
 from core.limits import MAX_TEXTS
@@ -149,7 +148,6 @@ class HandoffSetup:
     policy: HandoffPolicy = field(default_factory=HandoffPolicy)
     desk: HandoffDesk | None = None
     index: HandoffIndex | None = None
-    hash_key: bytes = b""  # IIJBOT_HASH_KEY: the ticket's ref is a keyed hash
 
     @classmethod
     def build(
@@ -159,11 +157,10 @@ class HandoffSetup:
         index: HandoffIndex | None,
         hours: SupportHours | None,
         ttl: int = DEFAULT_TTL,
-        hash_key: bytes = b"",
     ) -> HandoffSetup:
         ready = desk is not None and index is not None
         policy = HandoffPolicy(hours=hours, ttl=ttl, desk_ready=ready)
-        return cls(policy=policy, desk=desk, index=index, hash_key=hash_key)
+        return cls(policy=policy, desk=desk, index=index)
 
 
 def carry_out(
@@ -200,21 +197,11 @@ def gate(policy: HandoffPolicy, session: Session | None, intent: Intent, now: da
         return Gate.EXPIRED
     if intent.kind is IntentKind.COMMAND and intent.value == Command.BOT:
         return Gate.RESUME
-    if intent.kind is IntentKind.FORGET:
-        return Gate.OPEN  # unfollow: the conversation is dropped as always
+    if intent.kind is IntentKind.FORGET or (
+        intent.kind is IntentKind.COMMAND and intent.value == Command.ERASE
+    ):
+        return Gate.OPEN  # unfollow, 「データを削除」: everything goes, handoff included
     return Gate.SILENT
-
-
-def outcome_of(reply: Reply) -> Outcome | None:
-    """The event outcome a feedback press or a handoff stands for (core.events); None for
-    other turns, which the event classifier judges from the reply itself."""
-    if reply.handoff:
-        return Outcome.HANDOFF
-    if reply.feedback == "resolved":
-        return Outcome.FEEDBACK_RESOLVED
-    if reply.feedback == "unresolved":
-        return Outcome.FEEDBACK_UNRESOLVED
-    return None
 
 
 def fit(texts: tuple[str, ...]) -> tuple[str, ...]:

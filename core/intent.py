@@ -29,6 +29,7 @@ class Command(StrEnum):
     RESTART = "restart"  # 最初から / メニュー
     END = "end"  # 終了 / やめる
     HELP = "help"  # ヘルプ
+    ERASE = "erase"  # データを削除 / 履歴を消して: session, reminders and events are deleted
     HANDOFF = "handoff"  # オペレーターと話したい: hand the conversation to a person
     BOT = "bot"  # ボットに戻る: end a handoff, the bot answers again
 

@@ -32,3 +32,11 @@ PLATFORM_API_ERRORS = Counter(
 REPLIES_SENT = Counter(
     "iijbot_replies_sent_total", "Replies delivered, by platform and method", ["platform", "method"]
 )
+EVENTS_RECORDED = Counter(
+    "iijbot_events_recorded_total", "Turn events appended to the event stream", ["platform"]
+)
+EVENTS_DROPPED = Counter(
+    "iijbot_events_dropped_total",
+    "Turn events not recorded because the store could not take them (the turn went on)",
+    ["platform"],
+)

@@ -24,10 +24,18 @@ from typing import Protocol
 
 from core import handoff
 from core.clock import Clock, today_jst
-from core.events import conversation_hash
+from core.events import (
+    TEXT_KEPT,
+    TurnEvent,
+    classify,
+    conversation_hash,
+    intent_label,
+    platform_name,
+    to_ms,
+)
 from core.handoff import Gate, HandoffSetup, HandoffTicket, Route
 from core.inbound import ConversationKey, Inbound, InboundKind
-from core.intent import Expectation, Intent, IntentKind
+from core.intent import Command, Expectation, Intent, IntentKind
 from core.mask import mask
 from core.metrics import COMMIT_CONFLICTS, INTENTS, TURN_SECONDS, TURNS
 from core.reply import Reply
@@ -80,7 +88,9 @@ class Dialogue(Protocol):
 
     def pending(self, session: Session, now: datetime) -> Reply: ...
 
-    def topic_of(self, session: Session) -> str: ...
+    def topic_of(self, session: Session | None) -> str: ...
+
+    def topic_label(self, session: Session) -> str: ...
 
     def facts_of(self, session: Session) -> tuple[tuple[str, str], ...]: ...
 
@@ -109,6 +119,13 @@ def _default_understand() -> Understand:
     return understand
 
 
+def _erases(intent: Intent) -> bool:
+    """「データを削除」 or a LINE unfollow: everything kept about the customer goes."""
+    if intent.kind is IntentKind.FORGET:
+        return True
+    return intent.kind is IntentKind.COMMAND and intent.value == Command.ERASE
+
+
 def _conversation_ref(inbound: Inbound) -> str:
     # Logs correlate one conversation's turns without carrying the platform user id.
     return hashlib.sha256(inbound.key.tag.encode()).hexdigest()[:12]
@@ -124,11 +141,15 @@ class TurnRunner:
         max_attempts: int = 8,
         understand: Understand | None = None,
         log_text: bool = False,
+        hash_key: bytes | None = None,
         handoffs: HandoffSetup | None = None,
     ) -> None:
         """log_text: put what the user typed into the turn log (debugging only; it is
-        personal data, so off unless the operator's settings say so). handoffs: how a
-        customer is handed to a person (default: no desk, the support contacts)."""
+        personal data, so off unless the operator's settings say so).
+        hash_key: IIJBOT_HASH_KEY; with it every committed turn records a TurnEvent (the
+        conversation named only by its keyed hash), without it no event is recorded.
+        handoffs: how a customer is handed to a person (default: no support desk, so the
+        support contacts are given instead)."""
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
         self._store = store
@@ -137,6 +158,7 @@ class TurnRunner:
         self._max_attempts = max_attempts
         self._understand = understand if understand is not None else _default_understand()
         self._log_text = log_text
+        self._hash_key = hash_key
         self._handoffs = handoffs if handoffs is not None else HandoffSetup()
 
     # ---- what an adapter may ask without running a turn (nothing is committed) ----------
@@ -210,11 +232,20 @@ class TurnRunner:
             now = self._clock.now()  # once per attempt: understand and step agree on "today"
             intent = self.intent_for(inbound, loaded.session, now)
             session, reply, ticket = self._step(inbound, loaded, intent, now)
-            status = await self._store.commit(key, session, loaded.version, event_id)
+            erase = _erases(intent)
+            # A silent turn (handed off) records no event: the bot did nothing to count.
+            event = (
+                None
+                if erase or reply is None
+                else self._event(inbound, intent, loaded.session, session, reply)
+            )
+            status = await self._store.commit(key, session, loaded.version, event_id, event)
             if status is CommitStatus.OK:
+                if erase:
+                    await self._store.erase(key, self._conv(key))
                 version = 0 if session is None else loaded.version + 1
                 if ticket is not None and reply is not None:
-                    reply = await self._open_ticket(key, ticket, reply, now)
+                    reply = await self._open_ticket(key, ticket, reply)
                 return TurnOutcome(reply, False, version), intent, attempt
             if status is CommitStatus.DUPLICATE:
                 # Another delivery of the same event committed between our load and commit.
@@ -231,7 +262,7 @@ class TurnRunner:
         self, inbound: Inbound, loaded: Loaded, intent: Intent, now: datetime
     ) -> tuple[Session | None, Reply | None, HandoffTicket | None]:
         """The dialogue's step, inside the handoff gate: while a person has the
-        conversation the bot records the message and answers nothing (reply None)."""
+        conversation the bot remembers the message and answers nothing (reply None)."""
         policy = self._handoffs.policy
         session, pre = loaded.session, ""
         passage = handoff.gate(policy, session, intent, now)
@@ -256,9 +287,9 @@ class TurnRunner:
         if route is not Route.LIVE:
             return new, reply, None
         ticket = HandoffTicket(
-            ref=conversation_hash(inbound.key, self._handoffs.hash_key),
+            ref=conversation_hash(inbound.key, self._hash_key or b""),
             platform=inbound.key.platform,
-            topic=self._dialogue.topic_of(new),
+            topic=self._dialogue.topic_label(new),
             facts=self._dialogue.facts_of(new),
             recent=new.recent,
             reason=reply.handoff,
@@ -270,13 +301,13 @@ class TurnRunner:
     @staticmethod
     def _remember(inbound: Inbound, session: Session) -> Session:
         """What the customer typed, masked, among the last few (the handoff card shows
-        them; a person reads them, so no personal data)."""
+        them to a person, so no personal data)."""
         if inbound.kind is not InboundKind.TEXT or not inbound.text.strip():
             return session
         return session.remembering(mask(inbound.text.strip()))
 
     async def _open_ticket(
-        self, key: ConversationKey, ticket: HandoffTicket, reply: Reply, now: datetime
+        self, key: ConversationKey, ticket: HandoffTicket, reply: Reply
     ) -> Reply:
         """The handoff is committed: post the card. Should the desk not take it, the bot
         comes back on and the customer gets the support contacts instead of a wait."""
@@ -290,7 +321,10 @@ class TurnRunner:
                 log.exception("handoff: the desk could not take conv=%s", ticket.ref[:12])
         if posted:
             return reply
-        await self.release(ticket.ref, key=key)
+        try:
+            await self.release(ticket.ref, key=key)
+        except StoreUnavailable:
+            log.warning("handoff: could not hand conv=%s back to the bot", ticket.ref[:12])
         contacts = say("handoff_contacts")
         return replace(reply, texts=handoff.fit((*reply.texts[:-1], contacts)))
 
@@ -302,18 +336,48 @@ class TurnRunner:
             key = await index.lookup(ref)
         if key is None:
             return False
+        back = False
         for _ in range(self._max_attempts):
             loaded = await self._store.load(key)
             if loaded.session is None or not loaded.session.handoff_at:
                 break
-            back = handoff.released(loaded.session)
-            if await self._store.commit(key, back, loaded.version) is CommitStatus.OK:
-                if index is not None:
-                    await index.forget(ref)
-                return True
+            released = handoff.released(loaded.session)
+            if await self._store.commit(key, released, loaded.version) is CommitStatus.OK:
+                back = True
+                break
         if index is not None:
             await index.forget(ref)
-        return False
+        return back
+
+    def _conv(self, key: ConversationKey) -> str | None:
+        return None if self._hash_key is None else conversation_hash(key, self._hash_key)
+
+    def _event(
+        self,
+        inbound: Inbound,
+        intent: Intent,
+        before: Session | None,
+        after: Session | None,
+        reply: Reply,
+    ) -> TurnEvent | None:
+        conv = self._conv(inbound.key)
+        if conv is None:
+            return None
+        missed = after is not None and after.no_match > (before.no_match if before else 0)
+        outcome = classify(inbound.kind, intent, reply, missed=missed)
+        return TurnEvent(
+            ts_ms=to_ms(self._clock.now()),
+            platform=platform_name(inbound.key.platform),
+            conv=conv,
+            node_before=before.node if before is not None else "",
+            node_after=after.node if after is not None else "",
+            outcome=outcome,
+            topic=self._dialogue.topic_of(after) or self._dialogue.topic_of(before),
+            input=inbound.kind.value,
+            intent=intent_label(intent),
+            # Masked here, in the turn, so unmasked text never leaves the process.
+            text=mask(inbound.text) if outcome in TEXT_KEPT else "",
+        )
 
     def _log(
         self,

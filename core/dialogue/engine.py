@@ -61,6 +61,7 @@ class FlowDialogue:
         self._rules = rules
         self._comps = REGISTRY if computations is None else computations
         self._texts = load_texts() if texts is None else texts
+        self._topic_entries = {t.node: topic_id for topic_id, t in flow.topics.items()}
 
     # ---- read-only views for the turn, the adapters' questions and the tests -------------
 
@@ -71,6 +72,16 @@ class FlowDialogue:
     @property
     def flow_version(self) -> str:
         return self._flow.version
+
+    def topic_of(self, session: Session | None) -> str:
+        """The topic a conversation is about: the latest topic entry node it passed through
+        (its own node, then 戻る history), "" at the menu or with no session."""
+        if session is None:
+            return ""
+        for node in (session.node, *(f.node for f in reversed(session.history))):
+            if node in self._topic_entries:
+                return self._topic_entries[node]
+        return ""
 
     @property
     def computations(self) -> Mapping[str, Computation]:
@@ -109,14 +120,11 @@ class FlowDialogue:
             Choice(self.say("feedback_unresolved_button"), FEEDBACK_UNRESOLVED),
         )
 
-    def topic_of(self, session: Session) -> str:
-        """What the conversation is about, for the person it is handed to: the topic whose
-        entry the customer last passed, else the node they are at."""
-        entries = {t.node: t.label for t in self.flow.topics.values()}
-        for node in (session.node, *(f.node for f in reversed(session.history))):
-            if node in entries:
-                return entries[node]
-        return session.node
+    def topic_label(self, session: Session) -> str:
+        """What the conversation is about, as the person it is handed to reads it: the
+        topic's button label, "" at the menu."""
+        topic = self.flow.topics.get(self.topic_of(session))
+        return topic.label if topic is not None else ""
 
     def facts_of(self, session: Session) -> tuple[tuple[str, str], ...]:
         """The customer's answers so far, labelled and shown as the bot shows them."""
@@ -263,6 +271,9 @@ class _Turn:
     def command(self, s: Session, value: str) -> tuple[Session | None, Reply]:
         if value == Command.END:
             return None, Reply(node=s.node, texts=(self.d.say("goodbye"),))
+        if value == Command.ERASE:
+            # The store deletes the rest (reminders, events): TurnRunner sees the command.
+            return None, Reply(node=s.node, texts=(self.d.say("erased"),))
         if value == Command.HELP:
             return s, self.ask(s, [self.d.say("help")])
         if value == Command.HANDOFF:

@@ -11,10 +11,16 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
+from core.events import TurnEvent
 from core.inbound import ConversationKey
 from core.session import Session
 
 DEFAULT_SESSION_TTL = 24 * 3600
+DEFAULT_EVENTS_RETENTION_DAYS = 90
+# A ceiling on the stream whatever the retention says (XADD MAXLEN ~): a flood of turns
+# must not fill Redis' memory. About 200 bytes an entry: 2M entries ≈ 400 MB at most.
+DEFAULT_EVENTS_MAXLEN = 2_000_000
+DAY_MS = 24 * 3600 * 1000
 EVENT_TTL = 3600  # ≥ 15 min (docs/design.md); LINE/Slack redeliver within minutes
 EXPIRED_MARKER_TTL = 30 * 24 * 3600  # how long we remember "there was a conversation"
 
@@ -65,11 +71,29 @@ class SessionStore(Protocol):
         session: Session | None,
         expected_version: int,
         event_id: str | None = None,
+        event: TurnEvent | None = None,
     ) -> CommitStatus:
         """Atomically: if the event id was seen → DUPLICATE; if the stored version differs
         from expected_version → CONFLICT; else store session with version+1 (None deletes the
         session and its expiry marker: the user asked to forget), record the event id, refresh
-        the TTL → OK."""
+        the TTL → OK. With OK, the turn's event is appended to the event stream in the same
+        step (entries older than the retention trimmed), or, if that append fails, dropped
+        and counted (iijbot_events_dropped_total): the turn still commits."""
+        ...
+
+    async def record(self, key: ConversationKey, event: TurnEvent) -> bool:
+        """Append an event outside a turn (an operator's button). Best effort: False when
+        it was dropped (counted), never raises for an unavailable store."""
+        ...
+
+    async def erase(self, key: ConversationKey, conv: str | None) -> None:
+        """Forget a conversation: its session, expiry marker, reminders and, when conv (its
+        conversation_hash) is given, every event recorded for it. Raises StoreUnavailable."""
+        ...
+
+    async def read_events(self, since_ms: int, until_ms: int | None = None) -> list[TurnEvent]:
+        """Events recorded from since_ms (inclusive) to until_ms (exclusive), oldest first.
+        Raises StoreUnavailable."""
         ...
 
     async def ping(self) -> bool: ...
@@ -87,3 +111,21 @@ def marker_key(key: ConversationKey, prefix: str = "iijbot:v1") -> str:
 
 def event_key(key: ConversationKey, event_id: str, prefix: str = "iijbot:v1") -> str:
     return f"{prefix}:{{{key.tag}}}:evt:{event_id}"
+
+
+def reminders_key(key: ConversationKey, prefix: str = "iijbot:v1") -> str:
+    """Reserved for reminders (none are kept yet): erase() deletes it already, so reminders
+    added later are covered by 「データを削除」 from the first day."""
+    return f"{prefix}:{{{key.tag}}}:reminders"
+
+
+# Every event key carries the hash tag {events}: on Redis Cluster the stream and the
+# per-conversation indexes live in one slot, so one script can append and index.
+def events_stream_key(prefix: str = "iijbot:v1") -> str:
+    return f"{prefix}:{{events}}:stream"
+
+
+def events_index_key(conv: str, prefix: str = "iijbot:v1") -> str:
+    """The ids of one conversation's events (named by its hash, never the user id), so a
+    deletion finds them without scanning the stream."""
+    return f"{prefix}:{{events}}:idx:{conv}"

@@ -18,9 +18,14 @@ from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialWithJitterBackoff
 
+from core.events import TurnEvent
 from core.inbound import ConversationKey
+from core.metrics import EVENTS_DROPPED, EVENTS_RECORDED
 from core.session import Session
 from core.store.base import (
+    DAY_MS,
+    DEFAULT_EVENTS_MAXLEN,
+    DEFAULT_EVENTS_RETENTION_DAYS,
     DEFAULT_SESSION_TTL,
     EVENT_TTL,
     EXPIRED_MARKER_TTL,
@@ -28,8 +33,11 @@ from core.store.base import (
     Loaded,
     StoreUnavailable,
     event_key,
+    events_index_key,
+    events_stream_key,
     loaded,
     marker_key,
+    reminders_key,
     session_key,
 )
 
@@ -63,14 +71,21 @@ if KEYS[3] then e = redis.call('EXISTS', KEYS[3]) end
 return {s, m, e}
 """
 
-# KEYS: session, marker[, event]. ARGV: expected version, new JSON ('' = forget), session TTL,
-# marker TTL, event TTL, commit token.
-# The event key holds a per-commit token: if the client retries a commit whose reply was lost
-# on the wire, the script recognises its own write and answers ok instead of duplicate.
-# Python has already written version = expected + 1 into the JSON; only the stored version
-# is decoded here. An undecodable stored value counts as version 0 (see base.decode_session).
+# KEYS: session, marker, delivery id, event stream, event index.
+# ARGV: expected version, new JSON ('' = forget), session TTL, marker TTL, delivery id TTL,
+# commit token, has delivery id ('1'/''), stream MAXLEN, MINID (ms), event ms, index TTL,
+# then the event's field/value pairs (none: no event).
+# The delivery id key holds a per-commit token: if the client retries a commit whose reply
+# was lost on the wire, the script recognises its own write and answers ok instead of
+# duplicate. Python has already written version = expected + 1 into the JSON; only the
+# stored version is decoded here. An undecodable stored value counts as version 0 (see
+# base.decode_session).
+# The event goes in the same round trip; an append that fails (the stream under memory
+# pressure) is answered 'ok:dropped' and the session is committed all the same. The entry
+# id carries the turn's own time (ms-*), unless the stream already holds a later one (a
+# server whose clock is behind): then Redis picks it.
 _COMMIT = """
-if KEYS[3] then
+if ARGV[7] == '1' then
   local seen = redis.call('GET', KEYS[3])
   if seen then
     if seen == ARGV[6] then return 'ok' end
@@ -90,9 +105,37 @@ else
   redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
   redis.call('SET', KEYS[2], '1', 'EX', ARGV[4])
 end
-if KEYS[3] then redis.call('SET', KEYS[3], ARGV[6], 'EX', ARGV[5]) end
+if ARGV[7] == '1' then redis.call('SET', KEYS[3], ARGV[6], 'EX', ARGV[5]) end
+if #ARGV < 12 then return 'ok' end
+local fields = {}
+for i = 12, #ARGV do fields[#fields + 1] = ARGV[i] end
+local id = redis.pcall('XADD', KEYS[4], 'MAXLEN', '~', ARGV[8], ARGV[10] .. '-*', unpack(fields))
+if type(id) == 'table' and id.err then
+  id = redis.pcall('XADD', KEYS[4], 'MAXLEN', '~', ARGV[8], '*', unpack(fields))
+end
+if type(id) == 'table' and id.err then return 'ok:dropped' end
+redis.call('XTRIM', KEYS[4], 'MINID', ARGV[9])
+redis.call('SADD', KEYS[5], id)
+redis.call('EXPIRE', KEYS[5], ARGV[11])
 return 'ok'
 """
+
+# KEYS: event stream, event index. ARGV: MAXLEN, MINID, event ms, index TTL, fields...
+_RECORD = """
+local fields = {}
+for i = 5, #ARGV do fields[#fields + 1] = ARGV[i] end
+local id = redis.pcall('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], ARGV[3] .. '-*', unpack(fields))
+if type(id) == 'table' and id.err then
+  id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', unpack(fields))
+end
+redis.call('XTRIM', KEYS[1], 'MINID', ARGV[2])
+redis.call('SADD', KEYS[2], id)
+redis.call('EXPIRE', KEYS[2], ARGV[4])
+return id
+"""
+
+# Stream entries read per XRANGE call by read_events.
+_PAGE = 1000
 
 # Errors that mean "the store is not there right now", as opposed to a bug in our own calls.
 _UNAVAILABLE: tuple[type[BaseException], ...] = (
@@ -106,12 +149,19 @@ _UNAVAILABLE: tuple[type[BaseException], ...] = (
     TimeoutError,
 )
 
+# An event append outside a turn may also meet a full Redis (OOM is a ResponseError).
+_RECORD_FAILURES: tuple[type[BaseException], ...] = (*_UNAVAILABLE, rexc.ResponseError)
+
 _USERINFO = re.compile(r"(?<=://)[^@/\s]*@")
 
 
 def redact(text: str) -> str:
     """Drop user:password@ from any URL in text."""
     return _USERINFO.sub("***@", text)
+
+
+def _text(value: object) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def _unavailable(exc: BaseException) -> StoreUnavailable:
@@ -127,9 +177,13 @@ class RedisSessionStore:
         *,
         ttl: int = DEFAULT_SESSION_TTL,
         prefix: str = "iijbot:v1",
+        events_retention_days: int = DEFAULT_EVENTS_RETENTION_DAYS,
+        events_maxlen: int = DEFAULT_EVENTS_MAXLEN,
     ) -> None:
         if ttl <= 0:
             raise ValueError("ttl must be a positive number of seconds")
+        if events_retention_days <= 0 or events_maxlen <= 0:
+            raise ValueError("event retention and maxlen must be positive")
         client: AnyRedis
         if isinstance(client_or_url, str):
             client = aioredis.Redis.from_url(client_or_url, **client_options())
@@ -143,6 +197,12 @@ class RedisSessionStore:
         self._prefix = prefix
         self._load_script = client.register_script(_LOAD)
         self._commit_script = client.register_script(_COMMIT)
+        self._record_script = client.register_script(_RECORD)
+        self._retention_ms = events_retention_days * DAY_MS
+        self._maxlen = events_maxlen
+        # On Redis Cluster the event keys live in another slot than the conversation's:
+        # the event is appended by a second script right after the commit instead.
+        self._events_apart = isinstance(client, RedisCluster)
 
     @property
     def client(self) -> AnyRedis:
@@ -158,6 +218,17 @@ class RedisSessionStore:
             keys.append(event_key(key, event_id, self._prefix))
         return keys
 
+    def _event_args(self, event: TurnEvent) -> list[str | int]:
+        args: list[str | int] = [
+            self._maxlen,
+            event.ts_ms - self._retention_ms,
+            event.ts_ms,
+            self._retention_ms // 1000,
+        ]
+        for name, value in event.to_fields().items():
+            args += [name, value]
+        return args
+
     async def load(self, key: ConversationKey, event_id: str | None = None) -> Loaded:
         try:
             raw, marker, seen = await self._load_script(keys=self._keys(key, event_id))
@@ -172,10 +243,14 @@ class RedisSessionStore:
         session: Session | None,
         expected_version: int,
         event_id: str | None = None,
+        event: TurnEvent | None = None,
     ) -> CommitStatus:
         payload = ""
         if session is not None:
             payload = replace(session, version=expected_version + 1).to_json()
+        sk, mk = session_key(key, self._prefix), marker_key(key, self._prefix)
+        dk = event_key(key, event_id, self._prefix) if event_id else mk
+        keys = [sk, mk, dk]
         args: list[str | int] = [
             expected_version,
             payload,
@@ -183,13 +258,79 @@ class RedisSessionStore:
             self._marker_ttl,
             EVENT_TTL,
             secrets.token_hex(8),
+            "1" if event_id else "",
         ]
+        if event is not None and not self._events_apart:
+            keys += [events_stream_key(self._prefix), events_index_key(event.conv, self._prefix)]
+            args += self._event_args(event)
         try:
-            result = await self._commit_script(keys=self._keys(key, event_id), args=args)
+            result = await self._commit_script(keys=keys, args=args)
         except _UNAVAILABLE as exc:
             raise _unavailable(exc) from None
         status = result.decode() if isinstance(result, bytes) else str(result)
-        return CommitStatus(status)
+        if event is not None and status.startswith("ok"):
+            if self._events_apart:
+                await self.record(key, event)
+            elif status == "ok:dropped":
+                EVENTS_DROPPED.labels(event.platform).inc()
+            else:
+                EVENTS_RECORDED.labels(event.platform).inc()
+        return CommitStatus(status.partition(":")[0])
+
+    async def record(self, key: ConversationKey, event: TurnEvent) -> bool:
+        keys = [events_stream_key(self._prefix), events_index_key(event.conv, self._prefix)]
+        try:
+            await self._record_script(keys=keys, args=self._event_args(event))
+        except _RECORD_FAILURES:
+            # A full or unreachable Redis costs the team one event, never the customer a turn.
+            EVENTS_DROPPED.labels(event.platform).inc()
+            return False
+        EVENTS_RECORDED.labels(event.platform).inc()
+        return True
+
+    async def erase(self, key: ConversationKey, conv: str | None) -> None:
+        try:
+            await self._client.delete(
+                session_key(key, self._prefix),
+                marker_key(key, self._prefix),
+                reminders_key(key, self._prefix),
+            )
+            if conv is None:
+                return
+            index = events_index_key(conv, self._prefix)
+            ids = list(await self._client.smembers(index))
+            stream = events_stream_key(self._prefix)
+            for i in range(0, len(ids), _PAGE):
+                await self._client.xdel(stream, *ids[i : i + _PAGE])
+            await self._client.delete(index)
+        except _UNAVAILABLE as exc:
+            raise _unavailable(exc) from None
+
+    async def read_events(self, since_ms: int, until_ms: int | None = None) -> list[TurnEvent]:
+        stream = events_stream_key(self._prefix)
+        out: list[TurnEvent] = []
+        # Entry ids carry the turn's time, so the id range is the time range; the ts field
+        # is checked too, for entries whose id Redis had to pick.
+        start: str = str(max(0, since_ms - 60_000))
+        end = "+" if until_ms is None else str(until_ms + 60_000)
+        try:
+            while True:
+                page = await self._client.xrange(stream, start, end, count=_PAGE) or []
+                for _, raw in page:
+                    fields = {_text(k): _text(v) for k, v in (raw or {}).items()}
+                    try:
+                        ev = TurnEvent.from_fields(fields)
+                    except ValueError:
+                        continue  # not ours; the report must not die on one odd entry
+                    if ev.ts_ms >= since_ms and (until_ms is None or ev.ts_ms < until_ms):
+                        out.append(ev)
+                if len(page) < _PAGE:
+                    break
+                start = "(" + _text(page[-1][0])
+        except _UNAVAILABLE as exc:
+            raise _unavailable(exc) from None
+        out.sort(key=lambda e: e.ts_ms)
+        return out
 
     async def ping(self) -> bool:
         try:
