@@ -26,6 +26,10 @@ from core.store.redis import redact
 from core.turn import TurnConflict, TurnRunner
 
 EXIT_OK = 0
+# The terminal chat records events (platform "text") so the whole loop, chat then
+# `iijmio-bot report`, can be tried on one machine. Without IIJBOT_HASH_KEY it names its
+# conversations with this fixed key: a terminal user name is nobody's personal data.
+TEXT_CHAT_HASH_KEY = b"iijmio-bot terminal chat"
 EXIT_PROBLEMS = 1
 EXIT_UNAVAILABLE = 2
 # The checkout's deploy/ folder, so the command works from any directory (editable install).
@@ -90,12 +94,15 @@ def _chat(args: argparse.Namespace) -> int:
         # The server's settings, so a chat on the server's Redis keeps its session TTL.
         settings = Settings.from_env()
         url = args.redis or settings.redis_url
-        store = store_from_url(url, ttl=settings.session_ttl)
+        store = store_from_url(
+            url, ttl=settings.session_ttl, events_retention_days=settings.events_retention_days
+        )
     except ValueError as exc:  # SettingsError is one: it names the variable, not secrets
         print(f"iijmio-bot: {exc}", file=sys.stderr)
         return EXIT_UNAVAILABLE
     interactive = sys.stdin.isatty() and not args.json
-    chat = _Chat(store, clock, args.user, log_text=settings.log_text)
+    hash_key = settings.hash_key_bytes or TEXT_CHAT_HASH_KEY
+    chat = _Chat(store, clock, args.user, log_text=settings.log_text, hash_key=hash_key)
     # One event loop for the whole run (the Redis pool belongs to it), but stdin is read
     # in the main thread between turns: a reader thread blocked in readline() would keep
     # Ctrl-C from ending the program until the next line arrived.
@@ -119,14 +126,24 @@ class _Chat:
     """One terminal conversation: the runner every platform uses, plus the one thing only a
     terminal needs, showing where a conversation kept in Redis stands when it is reopened."""
 
-    def __init__(self, store: SessionStore, clock: Clock, user: str, *, log_text: bool) -> None:
+    def __init__(
+        self,
+        store: SessionStore,
+        clock: Clock,
+        user: str,
+        *,
+        log_text: bool,
+        hash_key: bytes = b"",
+    ) -> None:
         from core.dialogue import default_dialogue
 
         self.store = store
         self.clock = clock
         self.key = ConversationKey("cli", "-", user)
         self.dialogue = default_dialogue()
-        self.runner = TurnRunner(store, self.dialogue, clock, log_text=log_text)
+        self.runner = TurnRunner(
+            store, self.dialogue, clock, log_text=log_text, hash_key=hash_key or None
+        )
 
     async def opening(self) -> Reply | None:
         """A fresh conversation opens with the menu; a live one (Redis) shows the question

@@ -139,10 +139,22 @@ async def _start(runtime: _Runtime, settings: Settings, clock: Clock, mounts: li
             "REDIS_URL is not set: sessions are kept in this process's memory, lost on restart "
             "and not shared with other replicas"
         )
-    runtime.store = store_from_url(settings.redis_url, ttl=settings.session_ttl)
+    if settings.hash_key is None:
+        log.warning("IIJBOT_HASH_KEY is not set: no events are recorded for the report")
+    runtime.store = store_from_url(
+        settings.redis_url,
+        ttl=settings.session_ttl,
+        events_retention_days=settings.events_retention_days,
+    )
     if settings.redis_url is not None:
         await _warn_if_unreachable(runtime.store)
-    runner = TurnRunner(runtime.store, default_dialogue(), clock, log_text=settings.log_text)
+    runner = TurnRunner(
+        runtime.store,
+        default_dialogue(),
+        clock,
+        log_text=settings.log_text,
+        hash_key=settings.hash_key_bytes,
+    )
     try:
         for m in mounts:
             bot = m.build(runner)

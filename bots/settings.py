@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from urllib.parse import urlsplit
 
-from core.store.base import DEFAULT_SESSION_TTL
+from core.store.base import DEFAULT_EVENTS_RETENTION_DAYS, DEFAULT_SESSION_TTL
 
 DEFAULT_LINE_API_BASE_URL = "https://api.line.me"
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
@@ -23,6 +23,12 @@ DEFAULT_LOG_LEVEL = "INFO"
 # personal answers (contract dates) around far longer than any flow needs.
 MIN_SESSION_TTL = 60
 MAX_SESSION_TTL = 30 * 24 * 3600
+
+# Events feed a weekly report: under a day is useless, over ten years is hoarding.
+MIN_EVENTS_RETENTION_DAYS = 1
+MAX_EVENTS_RETENTION_DAYS = 3650
+# The HMAC key that names conversations in the event stream: long enough not to be guessed.
+MIN_HASH_KEY = 16
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 REDIS_SCHEMES = ("redis", "rediss", "unix", "redis+sentinel", "redis+cluster", "rediss+cluster")
@@ -41,9 +47,11 @@ ENV_VARS = (
     "IIJBOT_SESSION_TTL",
     "LOG_LEVEL",
     "IIJBOT_LOG_TEXT",
+    "IIJBOT_HASH_KEY",
+    "IIJBOT_EVENTS_RETENTION_DAYS",
 )
 # Variables whose values are credentials (REDIS_URL may carry a password too).
-SECRET_ENV_VARS = ("REDIS_URL", *LINE_SECRETS, *SLACK_SECRETS)
+SECRET_ENV_VARS = ("REDIS_URL", *LINE_SECRETS, *SLACK_SECRETS, "IIJBOT_HASH_KEY")
 
 
 class SettingsError(ValueError):
@@ -87,6 +95,10 @@ class Settings:
     session_ttl: int = DEFAULT_SESSION_TTL
     log_level: str = DEFAULT_LOG_LEVEL
     log_text: bool = False
+    # IIJBOT_HASH_KEY: names conversations in the event stream (HMAC). None: no events are
+    # recorded by the server (the terminal chat makes up a key for its run).
+    hash_key: str | None = field(default=None, repr=False)
+    events_retention_days: int = DEFAULT_EVENTS_RETENTION_DAYS
     # Names of the platform secrets the environment left unset, so the log can say what a
     # platform that is not mounted lacks.
     unset: frozenset[str] = field(default=frozenset(PLATFORM_SECRETS), repr=False)
@@ -116,11 +128,17 @@ class Settings:
             session_ttl=_session_ttl(env.get("IIJBOT_SESSION_TTL")),
             log_level=_log_level(env.get("LOG_LEVEL")),
             log_text=_switch("IIJBOT_LOG_TEXT", env.get("IIJBOT_LOG_TEXT")),
+            hash_key=_hash_key(env.get("IIJBOT_HASH_KEY")),
+            events_retention_days=_retention(env.get("IIJBOT_EVENTS_RETENTION_DAYS")),
             unset=frozenset(name for name in PLATFORM_SECRETS if env.get(name) is None),
             credentials=tuple(
                 v for v in (line_secret, line_token, slack_secret, slack_token) if v is not None
             ),
         )
+
+    @property
+    def hash_key_bytes(self) -> bytes | None:
+        return self.hash_key.encode() if self.hash_key is not None else None
 
     @property
     def line_missing(self) -> tuple[str, ...]:
@@ -133,7 +151,7 @@ class Settings:
 
     def secret_values(self) -> tuple[str, ...]:
         """Every configured credential, for the log redaction filter."""
-        found = [*self.credentials, _redis_password(self.redis_url)]
+        found = [*self.credentials, _redis_password(self.redis_url), self.hash_key]
         if self.line is not None:
             found += [self.line.channel_secret, self.line.api.access_token]
         if self.line_api is not None:
@@ -149,6 +167,7 @@ class Settings:
             f"redis_url={'set' if self.redis_url else 'unset'}",
             f"line={'on' if self.line else 'off'}",
             f"slack={'on' if self.slack else 'off'}",
+            f"hash_key={'set' if self.hash_key else 'unset'}",
         )
         return f"Settings({shown}, {', '.join(flags)})"
 
@@ -237,3 +256,29 @@ def _switch(name: str, value: str | None) -> bool:
     if value == "1":
         return True
     raise SettingsError(f"{name} must be 1 (on) or 0 (off), got {value!r}")
+
+
+def _hash_key(value: str | None) -> str | None:
+    if value is not None and len(value) < MIN_HASH_KEY:
+        raise SettingsError(
+            f"IIJBOT_HASH_KEY must be at least {MIN_HASH_KEY} characters"
+            " (e.g. `openssl rand -hex 32`); unset it to record no events"
+        )
+    return value
+
+
+def _retention(value: str | None) -> int:
+    if value is None:
+        return DEFAULT_EVENTS_RETENTION_DAYS
+    try:
+        days = int(value)
+    except ValueError:
+        raise SettingsError(
+            f"IIJBOT_EVENTS_RETENTION_DAYS must be a whole number of days, got {value!r}"
+        ) from None
+    if not MIN_EVENTS_RETENTION_DAYS <= days <= MAX_EVENTS_RETENTION_DAYS:
+        raise SettingsError(
+            f"IIJBOT_EVENTS_RETENTION_DAYS must be between {MIN_EVENTS_RETENTION_DAYS} and"
+            f" {MAX_EVENTS_RETENTION_DAYS}, got {days}"
+        )
+    return days

@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from core.store.base import (
+    DEFAULT_EVENTS_RETENTION_DAYS,
     DEFAULT_SESSION_TTL,
     CommitStatus,
     Loaded,
@@ -33,22 +34,29 @@ __all__ = [
 
 
 def store_from_url(
-    url: str | None, *, ttl: int = DEFAULT_SESSION_TTL, prefix: str = "iijbot:v1"
+    url: str | None,
+    *,
+    ttl: int = DEFAULT_SESSION_TTL,
+    prefix: str = "iijbot:v1",
+    events_retention_days: int = DEFAULT_EVENTS_RETENTION_DAYS,
 ) -> SessionStore:
     if not url:
-        return MemorySessionStore(ttl=ttl)
+        return MemorySessionStore(ttl=ttl, events_retention_days=events_retention_days)
     scheme, sep, rest = url.partition("://")
     scheme = scheme.lower()
     if not sep:
         raise ValueError(f"not a Redis URL: {redact(url)!r}")
+    opts: dict[str, Any] = {
+        "ttl": ttl,
+        "prefix": prefix,
+        "events_retention_days": events_retention_days,
+    }
     if scheme in ("redis", "rediss", "unix"):
-        return RedisSessionStore(url, ttl=ttl, prefix=prefix)
+        return RedisSessionStore(url, **opts)
     if scheme == "redis+sentinel":
-        return RedisSessionStore(_sentinel_master(rest, url), ttl=ttl, prefix=prefix)
+        return RedisSessionStore(_sentinel_master(rest, url), **opts)
     if scheme in ("redis+cluster", "rediss+cluster"):
-        return RedisSessionStore(
-            _cluster(rest, tls=scheme.startswith("rediss")), ttl=ttl, prefix=prefix
-        )
+        return RedisSessionStore(_cluster(rest, tls=scheme.startswith("rediss")), **opts)
     raise ValueError(f"unsupported Redis URL scheme {scheme!r} in {redact(url)!r}")
 
 

@@ -343,7 +343,9 @@ def make_bot_app(bot: LineBot) -> Starlette:
 
 
 @contextlib.asynccontextmanager
-async def line_harness(redis_url: str, now: datetime, **bot_kw: Any) -> AsyncIterator[LineHarness]:
+async def line_harness(
+    redis_url: str, now: datetime, *, hash_key: bytes | None = None, **bot_kw: Any
+) -> AsyncIterator[LineHarness]:
     """The real runner (Redis store, the shipped flow, a fixed clock) behind the real LINE
     adapter, served over HTTP, talking to the stub over HTTP."""
     from core.clock import FixedClock
@@ -353,7 +355,7 @@ async def line_harness(redis_url: str, now: datetime, **bot_kw: Any) -> AsyncIte
 
     stub = LineStub()
     store = RedisSessionStore(redis_url)
-    runner = TurnRunner(store, default_dialogue(), FixedClock(now))
+    runner = TurnRunner(store, default_dialogue(), FixedClock(now), hash_key=hash_key)
     try:
         async with serve(stub.app()) as stub_url:
             bot = LineBot(

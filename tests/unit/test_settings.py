@@ -229,6 +229,8 @@ def test_every_documented_variable_is_read() -> None:
         "IIJBOT_SESSION_TTL": "120",
         "LOG_LEVEL": "ERROR",
         "IIJBOT_LOG_TEXT": "1",
+        "IIJBOT_HASH_KEY": "k" * 32,
+        "IIJBOT_EVENTS_RETENTION_DAYS": "30",
     }
     assert set(changed) == set(ENV_VARS)
     for name, value in changed.items():
@@ -240,3 +242,29 @@ def test_a_half_configured_platforms_secret_is_still_redacted() -> None:
     s = Settings.from_env({"SLACK_SIGNING_SECRET": SLACK_SECRET})
     assert s.slack is None
     assert SLACK_SECRET in s.secret_values()
+
+
+def test_event_settings_default_to_no_events_and_ninety_days() -> None:
+    s = Settings.from_env({})
+    assert s.hash_key is None and s.events_retention_days == 90
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("IIJBOT_HASH_KEY", "short"),
+        ("IIJBOT_EVENTS_RETENTION_DAYS", "0"),
+        ("IIJBOT_EVENTS_RETENTION_DAYS", "ninety"),
+    ],
+)
+def test_bad_event_settings_name_the_variable(name: str, value: str) -> None:
+    with pytest.raises(SettingsError, match=name) as err:
+        Settings.from_env({name: value})
+    assert value not in str(err.value) or name.endswith("DAYS")
+
+
+def test_the_hash_key_is_never_shown_and_is_redacted_from_logs() -> None:
+    key = "0123456789abcdef0123456789abcdef"
+    s = Settings.from_env({"IIJBOT_HASH_KEY": key})
+    assert key not in repr(s)
+    assert key in s.secret_values()
