@@ -46,8 +46,8 @@ def card_blocks(ticket: HandoffTicket) -> list[dict[str, Any]]:
         (say("desk_reason"), _reason(ticket.reason)),
         (say("desk_when"), f"{format_date_ja(when.date())} {when:%H:%M}"),
     ]
-    facts = "\n".join(f"・{label}: {value}" for label, value in ticket.facts)
-    recent = "\n".join(f"> {line}" for m in ticket.recent for line in m.splitlines() or [m])
+    facts = "\n".join(f"・{escape(label)}: {escape(value)}" for label, value in ticket.facts)
+    recent = "\n".join(f"> {escape(line)}" for m in ticket.recent for line in m.splitlines() or [m])
     blocks: list[dict[str, Any]] = [
         _section(say("desk_title")),
         {
@@ -63,6 +63,12 @@ def card_blocks(ticket: HandoffTicket) -> list[dict[str, Any]]:
         _actions(ticket.ref, take=True),
     ]
     return blocks
+
+
+def escape(text: str) -> str:
+    """What a customer wrote, shown as written: Slack reads <…> as mentions and links
+    (「<!channel>」 would ping the whole channel) and & as an entity."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _reason(reason: str) -> str:
