@@ -243,6 +243,7 @@ class TurnRunner:
             if status is CommitStatus.OK:
                 if erase:
                     await self._store.erase(key, self._conv(key))
+                    await self._forget_handoff(key)
                 version = 0 if session is None else loaded.version + 1
                 if ticket is not None and reply is not None:
                     reply = await self._open_ticket(key, ticket, reply)
@@ -287,7 +288,7 @@ class TurnRunner:
         if route is not Route.LIVE:
             return new, reply, None
         ticket = HandoffTicket(
-            ref=conversation_hash(inbound.key, self._hash_key or b""),
+            ref=self._ticket_ref(inbound.key),
             platform=inbound.key.platform,
             topic=self._dialogue.topic_label(new),
             facts=self._dialogue.facts_of(new),
@@ -327,6 +328,14 @@ class TurnRunner:
             log.warning("handoff: could not hand conv=%s back to the bot", ticket.ref[:12])
         contacts = say("handoff_contacts")
         return replace(reply, texts=handoff.fit((*reply.texts[:-1], contacts)))
+
+    def _ticket_ref(self, key: ConversationKey) -> str:
+        return conversation_hash(key, self._hash_key or b"")
+
+    async def _forget_handoff(self, key: ConversationKey) -> None:
+        """「データを削除」: the desk's index entry holds the user id; it goes too."""
+        if self._handoffs.index is not None:
+            await self._handoffs.index.forget(self._ticket_ref(key))
 
     async def release(self, ref: str, *, key: ConversationKey | None = None) -> bool:
         """Hand a conversation back to the bot (the desk's 「ボットに戻す」): True when it

@@ -32,7 +32,7 @@ from core.inbound import ConversationKey
 from core.session import Session
 from core.store import RedisSessionStore
 from core.store.base import session_key
-from core.store.handoffs import index_for
+from core.store.handoffs import index_for, index_key
 from core.turn import TurnRunner
 from tests.integration.line_stub import LineHarness, line_harness
 from tests.integration.slack_stub import (
@@ -323,9 +323,12 @@ async def test_the_handoff_ends_when_its_ttl_passes(desk: Desk) -> None:
 
 async def test_erasing_data_works_even_while_handed_off(desk: Desk, aredis: aioredis.Redis) -> None:
     await desk.say("人と話したい")
+    assert await aredis.exists(index_key(conversation_hash(ME, SECRET))) == 1
     got = await desk.say("データを削除してください")
     assert got  # not silent: the customer is told their data is gone
     assert await aredis.exists(session_key(ME)) == 0
+    # The desk's way back to the conversation (it holds the user id) is gone as well.
+    assert await aredis.exists(index_key(conversation_hash(ME, SECRET))) == 0
 
 
 # ---- when no person can take it ----------------------------------------------------------
