@@ -17,6 +17,7 @@ from datetime import datetime
 from pathlib import Path
 
 from adapters.text import render_banner, render_json, render_plain, to_inbound
+from bots import report
 from core.clock import JST, Clock, FixedClock, SystemClock
 from core.inbound import ConversationKey, Inbound, InboundKind
 from core.reply import Reply
@@ -26,12 +27,12 @@ from core.store.redis import redact
 from core.turn import TurnConflict, TurnRunner
 
 EXIT_OK = 0
+EXIT_PROBLEMS = 1
+EXIT_UNAVAILABLE = 2
 # The terminal chat records events (platform "text") so the whole loop, chat then
 # `iijmio-bot report`, can be tried on one machine. Without IIJBOT_HASH_KEY it names its
 # conversations with this fixed key: a terminal user name is nobody's personal data.
 TEXT_CHAT_HASH_KEY = b"iijmio-bot terminal chat"
-EXIT_PROBLEMS = 1
-EXIT_UNAVAILABLE = 2
 # The checkout's deploy/ folder, so the command works from any directory (editable install).
 DEPLOY_LINE = Path(__file__).resolve().parents[1] / "deploy" / "line"
 
@@ -67,6 +68,8 @@ def _parser() -> argparse.ArgumentParser:
 
     graph = sub.add_parser("graph", help="print the dialogue flow as a Mermaid diagram")
     graph.set_defaults(func=_graph)
+
+    report.add_parser(sub)
 
     menu = sub.add_parser("line-richmenu", help="create and set the default LINE rich menu")
     menu.add_argument("--definition", type=Path, default=DEPLOY_LINE / "richmenu.json")

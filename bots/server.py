@@ -164,7 +164,8 @@ async def _start(
             "and not shared with other replicas"
         )
     if settings.hash_key is None:
-        log.warning("IIJBOT_HASH_KEY is not set: no events are recorded for the report")
+        # A deliberate choice (no report wanted), not a fault: info, not a warning.
+        log.info("IIJBOT_HASH_KEY is not set: no events are recorded for the report")
     runtime.store = store_from_url(
         settings.redis_url,
         ttl=settings.session_ttl,

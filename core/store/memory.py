@@ -124,10 +124,12 @@ class MemorySessionStore:
     def _append(self, event: TurnEvent) -> None:
         event = TurnEvent.from_fields(event.to_fields())  # stored as Redis stores it
         last = self._events[-1][0] if self._events else (0, -1)
-        # Like XADD <ms>-*: the turn's own time, unless a later entry is already there.
-        entry_id = (event.ts_ms, 0) if event.ts_ms > last[0] else (last[0], last[1] + 1)
+        # Like XADD <ms>-*: the turn's own time, never ahead of the wall clock (as Redis'
+        # TIME bounds it), unless a later entry is already there.
+        ms = min(event.ts_ms, int(time.time() * 1000))
+        entry_id = (ms, 0) if ms > last[0] else (last[0], last[1] + 1)
         self._events.append((entry_id, event))
-        minid = event.ts_ms - self._retention_ms
+        minid = ms - self._retention_ms
         self._events = [(i, e) for i, e in self._events if i[0] >= minid][-self._maxlen :]
         EVENTS_RECORDED.labels(event.platform).inc()
 

@@ -73,8 +73,8 @@ return {s, m, e}
 
 # KEYS: session, marker, delivery id, event stream, event index.
 # ARGV: expected version, new JSON ('' = forget), session TTL, marker TTL, delivery id TTL,
-# commit token, has delivery id ('1'/''), stream MAXLEN, MINID (ms), event ms, index TTL,
-# then the event's field/value pairs (none: no event).
+# commit token, has delivery id ('1'/''), stream MAXLEN, retention (ms), event ms, index
+# TTL, then the event's field/value pairs (none: no event).
 # The delivery id key holds a per-commit token: if the client retries a commit whose reply
 # was lost on the wire, the script recognises its own write and answers ok instead of
 # duplicate. Python has already written version = expected + 1 into the JSON; only the
@@ -83,7 +83,8 @@ return {s, m, e}
 # The event goes in the same round trip; an append that fails (the stream under memory
 # pressure) is answered 'ok:dropped' and the session is committed all the same. The entry
 # id carries the turn's own time (ms-*), unless the stream already holds a later one (a
-# server whose clock is behind): then Redis picks it.
+# server whose clock is behind): then Redis picks it. Ids and trimming never run ahead of
+# Redis' own clock: one chat run with `--now 2030-01-01` must not trim away every real event.
 _COMMIT = """
 if ARGV[7] == '1' then
   local seen = redis.call('GET', KEYS[3])
@@ -109,26 +110,31 @@ if ARGV[7] == '1' then redis.call('SET', KEYS[3], ARGV[6], 'EX', ARGV[5]) end
 if #ARGV < 12 then return 'ok' end
 local fields = {}
 for i = 12, #ARGV do fields[#fields + 1] = ARGV[i] end
-local id = redis.pcall('XADD', KEYS[4], 'MAXLEN', '~', ARGV[8], ARGV[10] .. '-*', unpack(fields))
+local t = redis.call('TIME')
+local ms = math.min(tonumber(ARGV[10]), t[1] * 1000 + math.floor(t[2] / 1000))
+local id = redis.pcall('XADD', KEYS[4], 'MAXLEN', '~', ARGV[8], ms .. '-*', unpack(fields))
 if type(id) == 'table' and id.err then
   id = redis.pcall('XADD', KEYS[4], 'MAXLEN', '~', ARGV[8], '*', unpack(fields))
 end
 if type(id) == 'table' and id.err then return 'ok:dropped' end
-redis.call('XTRIM', KEYS[4], 'MINID', ARGV[9])
+redis.call('XTRIM', KEYS[4], 'MINID', ms - tonumber(ARGV[9]))
 redis.call('SADD', KEYS[5], id)
 redis.call('EXPIRE', KEYS[5], ARGV[11])
 return 'ok'
 """
 
-# KEYS: event stream, event index. ARGV: MAXLEN, MINID, event ms, index TTL, fields...
+# KEYS: event stream, event index. ARGV: MAXLEN, retention (ms), event ms, index TTL,
+# fields...
 _RECORD = """
 local fields = {}
 for i = 5, #ARGV do fields[#fields + 1] = ARGV[i] end
-local id = redis.pcall('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], ARGV[3] .. '-*', unpack(fields))
+local t = redis.call('TIME')
+local ms = math.min(tonumber(ARGV[3]), t[1] * 1000 + math.floor(t[2] / 1000))
+local id = redis.pcall('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], ms .. '-*', unpack(fields))
 if type(id) == 'table' and id.err then
   id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', unpack(fields))
 end
-redis.call('XTRIM', KEYS[1], 'MINID', ARGV[2])
+redis.call('XTRIM', KEYS[1], 'MINID', ms - tonumber(ARGV[2]))
 redis.call('SADD', KEYS[2], id)
 redis.call('EXPIRE', KEYS[2], ARGV[4])
 return id
@@ -179,7 +185,11 @@ class RedisSessionStore:
         prefix: str = "iijbot:v1",
         events_retention_days: int = DEFAULT_EVENTS_RETENTION_DAYS,
         events_maxlen: int = DEFAULT_EVENTS_MAXLEN,
+        events_in_commit: bool | None = None,
     ) -> None:
+        """events_in_commit: append a turn's event inside the commit script (one round
+        trip). None = whenever the server allows it: not on Redis Cluster, where the event
+        keys live in another slot and the event follows the commit in a second script."""
         if ttl <= 0:
             raise ValueError("ttl must be a positive number of seconds")
         if events_retention_days <= 0 or events_maxlen <= 0:
@@ -202,7 +212,9 @@ class RedisSessionStore:
         self._maxlen = events_maxlen
         # On Redis Cluster the event keys live in another slot than the conversation's:
         # the event is appended by a second script right after the commit instead.
-        self._events_apart = isinstance(client, RedisCluster)
+        if events_in_commit is None:
+            events_in_commit = not isinstance(client, RedisCluster)
+        self._events_apart = not events_in_commit
 
     @property
     def client(self) -> AnyRedis:
@@ -221,7 +233,7 @@ class RedisSessionStore:
     def _event_args(self, event: TurnEvent) -> list[str | int]:
         args: list[str | int] = [
             self._maxlen,
-            event.ts_ms - self._retention_ms,
+            self._retention_ms,
             event.ts_ms,
             self._retention_ms // 1000,
         ]
@@ -309,10 +321,11 @@ class RedisSessionStore:
     async def read_events(self, since_ms: int, until_ms: int | None = None) -> list[TurnEvent]:
         stream = events_stream_key(self._prefix)
         out: list[TurnEvent] = []
-        # Entry ids carry the turn's time, so the id range is the time range; the ts field
-        # is checked too, for entries whose id Redis had to pick.
+        # Entry ids carry the turn's time (a minute's slack for an id Redis had to pick), or
+        # Redis' time for an event dated ahead of it (a chat with --now): read from the
+        # start to the end of the stream and let the ts field decide.
         start: str = str(max(0, since_ms - 60_000))
-        end = "+" if until_ms is None else str(until_ms + 60_000)
+        end = "+"
         try:
             while True:
                 page = await self._client.xrange(stream, start, end, count=_PAGE) or []

@@ -3,7 +3,10 @@ to, never for a turn that did not commit, trimmed by age, erased per conversatio
 
 from __future__ import annotations
 
+import time
+
 import redis.asyncio as aioredis
+from prometheus_client import REGISTRY
 
 from core.events import Outcome, TurnEvent, conversation_hash
 from core.inbound import ConversationKey
@@ -15,7 +18,8 @@ from tests.contract.test_store_contract import Backend
 KEY = ConversationKey("line", "-", "U123")
 OTHER = ConversationKey("line", "-", "U999")
 SECRET = b"test-hash-key"
-T0 = 1_790_000_000_000  # 2026-09-21, ms
+# Half a year ago: trimming follows the events' time, but never runs ahead of the clock.
+T0 = int(time.time() * 1000) - 200 * DAY_MS
 
 
 def event(
@@ -33,6 +37,10 @@ def event(
         intent=kw.get("intent", "topic"),
         text=kw.get("text", ""),
     )
+
+
+def dropped() -> float:
+    return REGISTRY.get_sample_value("iijbot_events_dropped_total", {"platform": "line"}) or 0.0
 
 
 def session(node: str = "menu") -> Session:
@@ -76,6 +84,17 @@ async def test_events_older_than_the_retention_are_trimmed(backend: Backend) -> 
     late = event(KEY, T0 + 91 * DAY_MS)
     await store.commit(KEY, session(), 2, event=late)
     assert [e.ts_ms for e in await store.read_events(0)] == [T0 + 89 * DAY_MS, late.ts_ms]
+
+
+async def test_an_event_dated_in_the_future_trims_nothing_of_today(backend: Backend) -> None:
+    store = backend.make(60)
+    now = int(time.time() * 1000)
+    today = event(KEY, now)
+    await store.commit(KEY, session(), 0, event=today)
+    # A chat run with --now four years ahead: recorded, but today's events stay.
+    ahead = event(OTHER, now + 4 * 365 * DAY_MS)
+    await store.commit(OTHER, session(), 0, event=ahead)
+    assert await store.read_events(now - 1) == [today, ahead]
 
 
 async def test_read_events_returns_the_period_asked_for(backend: Backend) -> None:
@@ -130,8 +149,30 @@ async def test_a_full_redis_drops_the_event_and_still_commits(
     # Redis refuses to grow would: the session must commit all the same.
     await aredis.set(events_stream_key(), "not a stream")
     store = RedisSessionStore(redis_url)
+    before = dropped()
     status = await store.commit(KEY, session(), 0, "e1", event=event(KEY, T0))
     assert status is CommitStatus.OK
     assert (await store.load(KEY)).session is not None
     assert not await store.record(KEY, event(KEY, T0 + 1))
+    assert dropped() == before + 2  # counted, so the team sees the report is short
+    await store.close()
+
+
+async def test_events_after_the_commit_as_on_redis_cluster(
+    redis_url: str, aredis: aioredis.Redis
+) -> None:
+    # On Redis Cluster the event keys sit in another slot: the event follows the commit in
+    # a second script. Same result, and a lost or repeated commit still records nothing.
+    store = RedisSessionStore(redis_url, events_in_commit=False)
+    first = event(KEY, T0)
+    assert await store.commit(KEY, session(), 0, "e1", event=first) is CommitStatus.OK
+    assert await store.commit(KEY, session(), 0, "e2", event=event(KEY, T0 + 1)) is (
+        CommitStatus.CONFLICT
+    )
+    assert await store.commit(KEY, session(), 1, "e1", event=event(KEY, T0 + 2)) is (
+        CommitStatus.DUPLICATE
+    )
+    assert await store.read_events(0) == [first]
+    await store.erase(KEY, conversation_hash(KEY, SECRET))
+    assert await aredis.xlen(events_stream_key()) == 0
     await store.close()

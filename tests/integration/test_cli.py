@@ -566,3 +566,19 @@ def test_serve_answers_health_checks_and_stops_on_sigterm(redis_url: str) -> Non
         if proc.poll() is None:
             proc.kill()
             proc.communicate()
+
+
+def test_the_whole_loop_on_one_machine_chat_then_report(redis_url: str) -> None:
+    # Chat on Redis (platform text), then the team's report reads what it recorded.
+    chat_json("ぴよぴよ", "解約したい", extra=("--redis", redis_url, "--user", "loop"))
+    proc = run_cli(
+        "report", "--redis", redis_url, "--since", "2026-11-24", "--until", "2026-11-25",
+        "--format", "json",
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    assert data["platforms"] == [{"platform": "text", "count": 2}]
+    assert data["conversations"] == 1
+    assert data["zero_hit_share"] == 0.5
+    assert data["top_unmatched"] == [{"text": "ぴよぴよ", "count": 1}]
+    assert data["topics"][0]["topic"] == "cancel"

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from core.mask import mask
 
@@ -56,3 +58,46 @@ def test_nothing_of_the_number_survives() -> None:
     masked = mask("私の番号は０８０ ９８７６ ５４３２、予約番号は９８７６５４３２１０です")
     for fragment in ("080", "9876", "5432", "98765", "43210", "０８０"):
         assert fragment not in masked
+
+
+_SEPARATORS = ["-", "ー", "－", "‐", " ", "　", "", " - "]
+_FULL = str.maketrans("0123456789", "０１２３４５６７８９")
+
+
+@given(
+    prefix=st.sampled_from(["070", "080", "090"]),
+    middle=st.text("0123456789", min_size=4, max_size=4),
+    last=st.text("0123456789", min_size=4, max_size=4),
+    sep=st.sampled_from(_SEPARATORS),
+    full_width=st.booleans(),
+    before=st.sampled_from(["", "電話番号は", "連絡先 ", "折り返し→"]),
+    after=st.sampled_from(["", "です", " までお願いします", "。"]),
+)
+def test_any_mobile_number_in_any_width_and_spacing_is_masked(
+    prefix: str, middle: str, last: str, sep: str, full_width: bool, before: str, after: str
+) -> None:
+    number = sep.join([prefix, middle, last])
+    if full_width:
+        number = number.translate(_FULL)
+    masked = mask(f"{before}{number}{after}")
+    assert masked == f"{before}<電話番号>{after}"
+
+
+@given(
+    digits=st.text("0123456789", min_size=10, max_size=10),
+    split=st.sampled_from([(10,), (5, 5), (4, 3, 3), (3, 3, 4)]),
+    sep=st.sampled_from(_SEPARATORS),
+    full_width=st.booleans(),
+)
+def test_any_reservation_number_leaves_no_digits_behind(
+    digits: str, split: tuple[int, ...], sep: str, full_width: bool
+) -> None:
+    parts, i = [], 0
+    for n in split:
+        parts.append(digits[i : i + n])
+        i += n
+    number = sep.join(parts)
+    if full_width:
+        number = number.translate(_FULL)
+    masked = mask(f"MNP予約番号は{number}です")
+    assert not any(ch.isdigit() for ch in masked), masked
