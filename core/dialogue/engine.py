@@ -277,7 +277,7 @@ class _Turn:
         if value == Command.HELP:
             return s, self.ask(s, [self.d.say("help")])
         if value == Command.HANDOFF:
-            return self.hand_off(s, HANDOFF_ASKED, [])
+            return self.hand_off(s, self.why_a_person(s), [])
         if value == Command.BOT:
             # Said while handed off, the turn runner takes it; here the bot is answering.
             s = replace(s, no_match=0)
@@ -313,6 +313,10 @@ class _Turn:
         assert self.flow.unresolved is not None  # feedback_choices checked it
         s, reply = self.goto(s, self.flow.unresolved)
         return s, replace(reply, feedback="unresolved")
+
+    def why_a_person(self, s: Session) -> str:
+        """Asked for from the 「解決しない」 menu (button or words) or anywhere else."""
+        return HANDOFF_UNRESOLVED if s.node == self.flow.unresolved else HANDOFF_ASKED
 
     def hand_off(self, s: Session, reason: str, pre: Sequence[str]) -> tuple[Session, Reply]:
         """The customer is to talk to a person: they stay at the node they are at, and the
@@ -394,8 +398,7 @@ class _Turn:
         pre: Sequence[str] = (),
     ) -> tuple[Session, Reply]:
         if self.flow.nodes[target].kind is NodeKind.HANDOFF:
-            asked = HANDOFF_UNRESOLVED if s.node == self.flow.unresolved else HANDOFF_ASKED
-            return self.hand_off(s, asked, pre)
+            return self.hand_off(s, self.why_a_person(s), pre)
         told = prefill.told(self.flow, s, [target], self.said, self.today)
         sets = sets or {}
         if target != s.node or sets or told.values:
