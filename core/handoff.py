@@ -86,9 +86,13 @@ class HandoffTicket:
 class HandoffDesk(Protocol):
     """Where people take over: the Slack support channel (adapters/slack/desk.py)."""
 
-    async def open(self, ticket: HandoffTicket) -> bool:
-        """Post the ticket; False when it could not be posted (the customer is then given
-        the support contacts instead, and the bot stays on)."""
+    async def open(self, ticket: HandoffTicket) -> str | None:
+        """Post the ticket; the id of its thread, or None when it could not be posted (the
+        customer is then given the support contacts instead, and the bot stays on)."""
+        ...
+
+    async def relay(self, thread: str, masked: str) -> bool:
+        """What the customer wrote while a person has the chat, into the card's thread."""
         ...
 
 
@@ -96,9 +100,13 @@ class HandoffIndex(Protocol):
     """The conversation behind a ticket's ref, for the desk's 「ボットに戻す」 button:
     the ref on the card is a hash, the raw id stays in Redis (core/store/handoffs.py)."""
 
-    async def remember(self, ref: str, key: ConversationKey, ttl: int) -> None: ...
+    async def remember(self, ref: str, key: ConversationKey, ttl: int, thread: str = "") -> None:
+        """thread: the card's thread, where later messages are relayed."""
+        ...
 
     async def lookup(self, ref: str) -> ConversationKey | None: ...
+
+    async def thread(self, ref: str) -> str | None: ...
 
     async def forget(self, ref: str) -> None: ...
 

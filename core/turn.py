@@ -247,6 +247,9 @@ class TurnRunner:
                 version = 0 if session is None else loaded.version + 1
                 if ticket is not None and reply is not None:
                     reply = await self._open_ticket(key, ticket, reply)
+                typed = inbound.kind is InboundKind.TEXT and inbound.text.strip()
+                if reply is None and session is not None and typed:
+                    await self._relay(key, session)
                 return TurnOutcome(reply, False, version), intent, attempt
             if status is CommitStatus.DUPLICATE:
                 # Another delivery of the same event committed between our load and commit.
@@ -313,14 +316,17 @@ class TurnRunner:
         """The handoff is committed: post the card. Should the desk not take it, the bot
         comes back on and the customer gets the support contacts instead of a wait."""
         setup = self._handoffs
-        posted = False
+        thread: str | None = None
         if setup.desk is not None and setup.index is not None:
             try:
+                # Remembered first: an operator may press a button the moment it shows.
                 await setup.index.remember(ticket.ref, key, setup.policy.ttl)
-                posted = await setup.desk.open(ticket)
+                thread = await setup.desk.open(ticket)
+                if thread is not None:
+                    await setup.index.remember(ticket.ref, key, setup.policy.ttl, thread)
             except Exception:
                 log.exception("handoff: the desk could not take conv=%s", ticket.ref[:12])
-        if posted:
+        if thread is not None:
             return reply
         try:
             await self.release(ticket.ref, key=key)
@@ -328,6 +334,19 @@ class TurnRunner:
             log.warning("handoff: could not hand conv=%s back to the bot", ticket.ref[:12])
         contacts = say("handoff_contacts")
         return replace(reply, texts=handoff.fit((*reply.texts[:-1], contacts)))
+
+    async def _relay(self, key: ConversationKey, session: Session) -> None:
+        """A message the bot kept silent on goes to the card's thread (masked), so the
+        person who has the conversation sees it. Best effort: the turn is committed."""
+        desk, index = self._handoffs.desk, self._handoffs.index
+        if desk is None or index is None or not session.recent:
+            return
+        try:
+            thread = await index.thread(self._ticket_ref(key))
+            if thread is not None:
+                await desk.relay(thread, session.recent[-1])
+        except Exception:
+            log.exception("handoff: could not relay a message to the desk")
 
     def _ticket_ref(self, key: ConversationKey) -> str:
         return conversation_hash(key, self._hash_key or b"")

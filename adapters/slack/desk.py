@@ -157,7 +157,7 @@ class SlackDesk:
             await self._session.close()
         self._session = self._client = None
 
-    async def open(self, ticket: HandoffTicket) -> bool:
+    async def open(self, ticket: HandoffTicket) -> str | None:
         client = self._api()
         try:
             posted = await client.chat_postMessage(
@@ -165,20 +165,36 @@ class SlackDesk:
                 text=say("desk_fallback", topic=ticket.topic or say("desk_no_topic")),
                 blocks=card_blocks(ticket),
             )
+            thread = str(posted.get("ts") or "")
             if ticket.mention:
                 # The thread under the card: whom to answer, and where.
                 await client.chat_postMessage(
                     channel=self.channel,
-                    thread_ts=str(posted.get("ts") or ""),
+                    thread_ts=thread,
                     text=say("desk_slack_customer", user=ticket.mention),
                 )
+        except SlackApiError as exc:
+            self._failed(str(exc.response.status_code), str(exc.response.get("error", "")))
+            return None
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            self._failed("network", type(exc).__name__)
+            return None
+        REPLIES_SENT.labels("slack", "handoff_card").inc()
+        return thread
+
+    async def relay(self, thread: str, masked: str) -> bool:
+        """A later message of the customer, quoted in the card's thread."""
+        quoted = "\n".join(f"> {escape(line)}" for line in masked.splitlines() or [masked])
+        try:
+            await self._api().chat_postMessage(
+                channel=self.channel, thread_ts=thread, text=say("desk_relayed", quoted=quoted)
+            )
         except SlackApiError as exc:
             self._failed(str(exc.response.status_code), str(exc.response.get("error", "")))
             return False
         except (TimeoutError, aiohttp.ClientError) as exc:
             self._failed("network", type(exc).__name__)
             return False
-        REPLIES_SENT.labels("slack", "handoff_card").inc()
         return True
 
     async def update(self, channel: str, ts: str, blocks: list[dict[str, Any]]) -> bool:

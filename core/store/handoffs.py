@@ -19,6 +19,22 @@ def index_key(ref: str, prefix: str = "iijbot:v1") -> str:
     return f"{prefix}:handoff:{ref}"
 
 
+# The entry: the conversation's tag, a tab, the card's thread ("" until it is posted).
+_SEP = "\t"
+
+
+def _entry(key: ConversationKey, thread: str) -> str:
+    return f"{key.tag}{_SEP}{thread}"
+
+
+def _parts(raw: object) -> tuple[ConversationKey | None, str]:
+    if raw is None:
+        return None, ""
+    text = raw.decode() if isinstance(raw, bytes) else str(raw)
+    tag, _, thread = text.partition(_SEP)
+    return key_of(tag), thread
+
+
 def key_of(tag: str) -> ConversationKey | None:
     platform, _, rest = tag.partition(":")
     workspace, _, user = rest.partition(":")
@@ -32,20 +48,24 @@ class RedisHandoffIndex:
         self._client = client
         self._prefix = prefix
 
-    async def remember(self, ref: str, key: ConversationKey, ttl: int) -> None:
+    async def remember(self, ref: str, key: ConversationKey, ttl: int, thread: str = "") -> None:
         try:
-            await self._client.set(index_key(ref, self._prefix), key.tag, ex=max(ttl, 1))
+            entry = _entry(key, thread)
+            await self._client.set(index_key(ref, self._prefix), entry, ex=max(ttl, 1))
+        except _UNAVAILABLE as exc:
+            raise _unavailable(exc) from None
+
+    async def _get(self, ref: str) -> tuple[ConversationKey | None, str]:
+        try:
+            return _parts(await self._client.get(index_key(ref, self._prefix)))
         except _UNAVAILABLE as exc:
             raise _unavailable(exc) from None
 
     async def lookup(self, ref: str) -> ConversationKey | None:
-        try:
-            raw = await self._client.get(index_key(ref, self._prefix))
-        except _UNAVAILABLE as exc:
-            raise _unavailable(exc) from None
-        if raw is None:
-            return None
-        return key_of(raw.decode() if isinstance(raw, bytes) else str(raw))
+        return (await self._get(ref))[0]
+
+    async def thread(self, ref: str) -> str | None:
+        return (await self._get(ref))[1] or None
 
     async def forget(self, ref: str) -> None:
         try:
@@ -60,14 +80,20 @@ class MemoryHandoffIndex:
     def __init__(self) -> None:
         self._table: dict[str, tuple[str, float]] = {}
 
-    async def remember(self, ref: str, key: ConversationKey, ttl: int) -> None:
-        self._table[ref] = (key.tag, time.monotonic() + ttl)
+    async def remember(self, ref: str, key: ConversationKey, ttl: int, thread: str = "") -> None:
+        self._table[ref] = (_entry(key, thread), time.monotonic() + ttl)
 
-    async def lookup(self, ref: str) -> ConversationKey | None:
+    def _get(self, ref: str) -> tuple[ConversationKey | None, str]:
         entry = self._table.get(ref)
         if entry is None or entry[1] <= time.monotonic():
-            return None
-        return key_of(entry[0])
+            return None, ""
+        return _parts(entry[0])
+
+    async def lookup(self, ref: str) -> ConversationKey | None:
+        return self._get(ref)[0]
+
+    async def thread(self, ref: str) -> str | None:
+        return self._get(ref)[1] or None
 
     async def forget(self, ref: str) -> None:
         self._table.pop(ref, None)

@@ -274,6 +274,14 @@ async def test_the_bot_is_silent_while_a_person_has_the_chat_but_remembers(
     session = await desk.session()
     assert session is not None and session.handoff_at
     assert session.recent[-2:] == ("まだですか？ 私の番号は <電話番号> です", "解約したい")
+    # The person who has the chat sees them, masked, in the card's thread.
+    card_ts = next(
+        c.response["ts"] for c in desk.stub.of("chat.postMessage") if not c.body.get("thread_ts")
+    )
+    relayed = [c.body for c in desk.stub.of("chat.postMessage") if c.body.get("thread_ts")]
+    assert [r["thread_ts"] for r in relayed] == [card_ts, card_ts]
+    assert "> まだですか？ 私の番号は &lt;電話番号&gt; です" in relayed[0]["text"]
+    assert "080" not in relayed[0]["text"] and "> 解約したい" in relayed[1]["text"]
 
 
 async def test_operator_takes_it_then_hands_it_back_to_the_bot(desk: Desk) -> None:
@@ -385,8 +393,10 @@ async def test_a_slack_customer_is_told_to_expect_a_dm_and_the_card_has_a_thread
     [thread] = [c for c in desk.stub.of("chat.postMessage") if c.body.get("thread_ts")]
     assert thread.body["channel"] == DESK_CHANNEL
     assert "<@U0ALICE>" in thread.body["text"]
-    # Silent in the DM until handed back.
+    # Silent in the DM until handed back; what they write goes to the thread.
     later = {**event, "text": "まだですか", "ts": "1700000006.000100"}
     await desk.slack.event(later)
     await desk.bot.idle()
     assert len([c for c in desk.stub.of("chat.postMessage") if c.body["channel"] == "D0ALICE"]) == 1
+    relayed = [c.body for c in desk.stub.of("chat.postMessage") if c.body.get("thread_ts")]
+    assert len(relayed) == 2 and "> まだですか" in relayed[-1]["text"]
