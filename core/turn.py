@@ -237,7 +237,7 @@ class TurnRunner:
             event = (
                 None
                 if erase or reply is None
-                else self._event(inbound, intent, loaded.session, session, reply)
+                else self._event(inbound, intent, now, loaded.session, session, reply)
             )
             status = await self._store.commit(key, session, loaded.version, event_id, event)
             if status is CommitStatus.OK:
@@ -384,6 +384,7 @@ class TurnRunner:
         self,
         inbound: Inbound,
         intent: Intent,
+        now: datetime,
         before: Session | None,
         after: Session | None,
         reply: Reply,
@@ -394,7 +395,7 @@ class TurnRunner:
         missed = after is not None and after.no_match > (before.no_match if before else 0)
         outcome = classify(inbound.kind, intent, reply, missed=missed)
         return TurnEvent(
-            ts_ms=to_ms(self._clock.now()),
+            ts_ms=to_ms(now),
             platform=platform_name(inbound.key.platform),
             conv=conv,
             node_before=before.node if before is not None else "",
