@@ -30,10 +30,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 import core.metrics  # noqa: F401  (registers the iijbot_ metrics so /metrics always lists them)
 from adapters.line import LineBot
 from adapters.slack import SlackBot
+from adapters.slack.desk import SlackDesk
 from bots.settings import LineSettings, Settings, SettingsError, SlackSettings
 from core.clock import Clock, SystemClock
+from core.handoff import HandoffSetup
 from core.store import store_from_url
 from core.store.base import SessionStore
+from core.store.handoffs import index_for
 from core.turn import TurnRunner
 
 log = logging.getLogger("iijbot.server")
@@ -59,13 +62,26 @@ def line_bot(line: LineSettings, runner: TurnRunner) -> PlatformBot:
     )
 
 
-def slack_bot(slack: SlackSettings, runner: TurnRunner) -> PlatformBot:
+def slack_bot(
+    slack: SlackSettings, runner: TurnRunner, desk: SlackDesk | None = None
+) -> PlatformBot:
     return SlackBot(
         signing_secret=slack.signing_secret,
         bot_token=slack.bot_token,
         api_url=slack.api_url,
         runner=runner,
+        desk=desk,
     )
+
+
+def handoff_desk(settings: Settings) -> SlackDesk | None:
+    """The support channel's handoff cards, when SLACK_HANDOFF_CHANNEL is set and Slack is
+    mounted (its interactivity URL receives the cards' buttons)."""
+    channel = settings.handoff_desk
+    if channel is None or settings.slack is None:
+        return None
+    slack = settings.slack
+    return SlackDesk(bot_token=slack.bot_token, api_url=slack.api_url, channel=channel)
 
 
 @dataclass(frozen=True)
@@ -77,12 +93,13 @@ class _Mount:
     build: Callable[[TurnRunner], PlatformBot]
 
 
-def _mounts(settings: Settings) -> list[_Mount]:
+def _mounts(settings: Settings, desk: SlackDesk | None) -> list[_Mount]:
     mounts: list[_Mount] = []
     if settings.line is not None:
         mounts.append(_Mount("line", "/line/webhook", partial(line_bot, settings.line)))
     if settings.slack is not None:
-        mounts.append(_Mount("slack", "/slack/events", partial(slack_bot, settings.slack)))
+        build = partial(slack_bot, settings.slack, desk=desk)
+        mounts.append(_Mount("slack", "/slack/events", build))
     return mounts
 
 
@@ -107,11 +124,12 @@ class _Runtime:
 
 def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
     runtime = _Runtime()
-    mounts = _mounts(settings)
+    desk = handoff_desk(settings)
+    mounts = _mounts(settings, desk)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        await _start(runtime, settings, clock or SystemClock(), mounts)
+        await _start(runtime, settings, clock or SystemClock(), mounts, desk)
         try:
             yield
         finally:
@@ -129,7 +147,13 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
     return app
 
 
-async def _start(runtime: _Runtime, settings: Settings, clock: Clock, mounts: list[_Mount]) -> None:
+async def _start(
+    runtime: _Runtime,
+    settings: Settings,
+    clock: Clock,
+    mounts: list[_Mount],
+    desk: SlackDesk | None = None,
+) -> None:
     # Imported here: the dialogue loads and validates its flow data, which belongs to startup,
     # not to `import bots.server`.
     from core.dialogue import default_dialogue
@@ -155,7 +179,18 @@ async def _start(runtime: _Runtime, settings: Settings, clock: Clock, mounts: li
         clock,
         log_text=settings.log_text,
         hash_key=settings.hash_key_bytes,
+        handoffs=HandoffSetup.build(
+            desk=desk,
+            index=index_for(runtime.store) if desk is not None else None,
+            hours=settings.support_hours,
+            ttl=settings.handoff_ttl,
+        ),
     )
+    if settings.handoff_channel and desk is None:
+        log.warning(
+            "SLACK_HANDOFF_CHANNEL is set but Slack is not mounted: a handoff gives the "
+            "support phone number and web form instead"
+        )
     try:
         for m in mounts:
             bot = m.build(runner)

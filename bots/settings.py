@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from urllib.parse import urlsplit
 
+from core.handoff import DEFAULT_HOURS, DEFAULT_TTL, SupportHours
 from core.store.base import DEFAULT_EVENTS_RETENTION_DAYS, DEFAULT_SESSION_TTL
 
 DEFAULT_LINE_API_BASE_URL = "https://api.line.me"
@@ -29,6 +30,11 @@ MIN_EVENTS_RETENTION_DAYS = 1
 MAX_EVENTS_RETENTION_DAYS = 3650
 # The HMAC key that names conversations in the event stream: long enough not to be guessed.
 MIN_HASH_KEY = 16
+
+# A handoff shorter than a minute ends before an operator can read the card; longer than a
+# week leaves a customer talking to nobody.
+MIN_HANDOFF_TTL = 60
+MAX_HANDOFF_TTL = 7 * 24 * 3600
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 REDIS_SCHEMES = ("redis", "rediss", "unix", "redis+sentinel", "redis+cluster", "rediss+cluster")
@@ -49,6 +55,9 @@ ENV_VARS = (
     "IIJBOT_LOG_TEXT",
     "IIJBOT_HASH_KEY",
     "IIJBOT_EVENTS_RETENTION_DAYS",
+    "SLACK_HANDOFF_CHANNEL",
+    "IIJBOT_SUPPORT_HOURS",
+    "IIJBOT_HANDOFF_TTL",
 )
 # Variables whose values are credentials (REDIS_URL may carry a password too).
 SECRET_ENV_VARS = ("REDIS_URL", *LINE_SECRETS, *SLACK_SECRETS, "IIJBOT_HASH_KEY")
@@ -99,6 +108,14 @@ class Settings:
     # recorded by the server (the terminal chat makes up a key for its run).
     hash_key: str | None = field(default=None, repr=False)
     events_retention_days: int = DEFAULT_EVENTS_RETENTION_DAYS
+    # SLACK_HANDOFF_CHANNEL: where handoff cards go (needs Slack mounted; the bot must be a
+    # member). None: a handoff gives the support phone number and web form instead.
+    handoff_channel: str | None = None
+    # IIJBOT_SUPPORT_HOURS ("weekdays 09:00-18:00", JST; "always"): None means always.
+    support_hours: SupportHours | None = field(
+        default_factory=lambda: SupportHours.parse(DEFAULT_HOURS)
+    )
+    handoff_ttl: int = DEFAULT_TTL  # IIJBOT_HANDOFF_TTL, seconds
     # Names of the platform secrets the environment left unset, so the log can say what a
     # platform that is not mounted lacks.
     unset: frozenset[str] = field(default=frozenset(PLATFORM_SECRETS), repr=False)
@@ -130,6 +147,9 @@ class Settings:
             log_text=_switch("IIJBOT_LOG_TEXT", env.get("IIJBOT_LOG_TEXT")),
             hash_key=_hash_key(env.get("IIJBOT_HASH_KEY")),
             events_retention_days=_retention(env.get("IIJBOT_EVENTS_RETENTION_DAYS")),
+            handoff_channel=env.get("SLACK_HANDOFF_CHANNEL"),
+            support_hours=_support_hours(env.get("IIJBOT_SUPPORT_HOURS")),
+            handoff_ttl=_handoff_ttl(env.get("IIJBOT_HANDOFF_TTL")),
             unset=frozenset(name for name in PLATFORM_SECRETS if env.get(name) is None),
             credentials=tuple(
                 v for v in (line_secret, line_token, slack_secret, slack_token) if v is not None
@@ -139,6 +159,11 @@ class Settings:
     @property
     def hash_key_bytes(self) -> bytes | None:
         return self.hash_key.encode() if self.hash_key is not None else None
+
+    @property
+    def handoff_desk(self) -> str | None:
+        """The channel handoff cards go to, when Slack is mounted to post them."""
+        return self.handoff_channel if self.slack is not None else None
 
     @property
     def line_missing(self) -> tuple[str, ...]:
@@ -282,3 +307,34 @@ def _retention(value: str | None) -> int:
             f" {MAX_EVENTS_RETENTION_DAYS}, got {days}"
         )
     return days
+
+
+def _support_hours(value: str | None) -> SupportHours | None:
+    if value is None:
+        return SupportHours.parse(DEFAULT_HOURS)
+    if value.lower() == "always":
+        return None
+    try:
+        return SupportHours.parse(value)
+    except ValueError:
+        raise SettingsError(
+            "IIJBOT_SUPPORT_HOURS must be like 'weekdays 09:00-18:00' or 'daily 10:00-17:00'"
+            f" (JST), or 'always'; got {value!r}"
+        ) from None
+
+
+def _handoff_ttl(value: str | None) -> int:
+    if value is None:
+        return DEFAULT_TTL
+    try:
+        ttl = int(value)
+    except ValueError:
+        raise SettingsError(
+            f"IIJBOT_HANDOFF_TTL must be a whole number of seconds, got {value!r}"
+        ) from None
+    if not MIN_HANDOFF_TTL <= ttl <= MAX_HANDOFF_TTL:
+        raise SettingsError(
+            f"IIJBOT_HANDOFF_TTL must be between {MIN_HANDOFF_TTL} and {MAX_HANDOFF_TTL}"
+            f" seconds, got {ttl}"
+        )
+    return ttl

@@ -128,6 +128,14 @@ class TurnEvent:
 def classify(kind: InboundKind, intent: Intent | None, reply: Reply, *, missed: bool) -> Outcome:
     """The outcome of a committed turn. missed: the dialogue counted it as a no-match (its
     no_match counter went up). The one place to teach new outcomes (feedback, handoff)."""
+    # Issue 9: what the reply says the turn was for comes first (a 「解決した」 press
+    # shows no card; a handoff after three misses counts as a handoff).
+    if reply.feedback == "resolved":
+        return Outcome.FEEDBACK_RESOLVED
+    if reply.feedback == "unresolved":
+        return Outcome.FEEDBACK_UNRESOLVED
+    if reply.handoff:
+        return Outcome.HANDOFF
     if reply.card is not None:
         return Outcome.ANSWERED
     intent_kind = intent.kind if intent is not None else None

@@ -30,6 +30,8 @@ class Command(StrEnum):
     END = "end"  # 終了 / やめる
     HELP = "help"  # ヘルプ
     ERASE = "erase"  # データを削除 / 履歴を消して: session, reminders and events are deleted
+    HANDOFF = "handoff"  # オペレーターと話したい: hand the conversation to a person
+    BOT = "bot"  # ボットに戻る: end a handoff, the bot answers again
 
 
 class DateRole(StrEnum):

@@ -29,6 +29,10 @@ from core.texts import say
 # ("topic:<id>", e.g. an App Home button) and the way back to the menu.
 TOPIC_PREFIX = "topic:"
 NAV_MENU = "nav:menu"
+# 「解決した」「解決しない」 under every answer card (issue 9): acted on at the card's node.
+FEEDBACK_RESOLVED = "fb:resolved"
+FEEDBACK_UNRESOLVED = "fb:unresolved"
+FEEDBACK_PREFIX = "fb:"
 
 
 class ReplyLimitError(ValueError):
@@ -81,6 +85,12 @@ class Reply:
     card: Card | None = None
     choices: tuple[Choice, ...] = ()
     date_question: DateQuestion | None = None
+    # What the turn meant for the support team's figures (the event stream records it):
+    # feedback "resolved" / "unresolved" when a feedback button was pressed; handoff, the
+    # reason the customer is to be handed to a person ("asked", "unresolved",
+    # "not_understood"): the turn runner then arranges it and says what happens next.
+    feedback: str = ""
+    handoff: str = ""
 
     @property
     def asks_date(self) -> bool:

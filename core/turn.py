@@ -18,10 +18,11 @@ import logging
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Protocol
 
+from core import handoff
 from core.clock import Clock, today_jst
 from core.events import (
     TEXT_KEPT,
@@ -32,18 +33,22 @@ from core.events import (
     platform_name,
     to_ms,
 )
+from core.handoff import Gate, HandoffSetup, HandoffTicket, Route
 from core.inbound import ConversationKey, Inbound, InboundKind
 from core.intent import Command, Expectation, Intent, IntentKind
 from core.mask import mask
 from core.metrics import COMMIT_CONFLICTS, INTENTS, TURN_SECONDS, TURNS
 from core.reply import Reply
 from core.session import Session
-from core.store.base import CommitStatus, SessionStore, StoreUnavailable
+from core.store.base import CommitStatus, Loaded, SessionStore, StoreUnavailable
+from core.texts import say
 
 # StoreUnavailable is re-exported: it is one of the two ways a turn can fail, and an
 # adapter must be able to catch it without reaching into the store.
+# HandoffTicket too: the support desk an adapter implements is handed one.
 __all__ = [
     "Dialogue",
+    "HandoffTicket",
     "StoreUnavailable",
     "TurnConflict",
     "TurnOutcome",
@@ -84,6 +89,10 @@ class Dialogue(Protocol):
     def pending(self, session: Session, now: datetime) -> Reply: ...
 
     def topic_of(self, session: Session | None) -> str: ...
+
+    def topic_label(self, session: Session) -> str: ...
+
+    def facts_of(self, session: Session) -> tuple[tuple[str, str], ...]: ...
 
 
 @dataclass(frozen=True)
@@ -133,11 +142,14 @@ class TurnRunner:
         understand: Understand | None = None,
         log_text: bool = False,
         hash_key: bytes | None = None,
+        handoffs: HandoffSetup | None = None,
     ) -> None:
         """log_text: put what the user typed into the turn log (debugging only; it is
         personal data, so off unless the operator's settings say so).
         hash_key: IIJBOT_HASH_KEY; with it every committed turn records a TurnEvent (the
-        conversation named only by its keyed hash), without it no event is recorded."""
+        conversation named only by its keyed hash), without it no event is recorded.
+        handoffs: how a customer is handed to a person (default: no support desk, so the
+        support contacts are given instead)."""
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
         self._store = store
@@ -147,6 +159,7 @@ class TurnRunner:
         self._understand = understand if understand is not None else _default_understand()
         self._log_text = log_text
         self._hash_key = hash_key
+        self._handoffs = handoffs if handoffs is not None else HandoffSetup()
 
     # ---- what an adapter may ask without running a turn (nothing is committed) ----------
 
@@ -218,18 +231,25 @@ class TurnRunner:
                 return TurnOutcome(None, True, loaded.version), None, attempt
             now = self._clock.now()  # once per attempt: understand and step agree on "today"
             intent = self.intent_for(inbound, loaded.session, now)
-            session, reply = self._dialogue.step(
-                loaded.session, intent, now, expired=loaded.expired
-            )
+            session, reply, ticket = self._step(inbound, loaded, intent, now)
             erase = _erases(intent)
+            # A silent turn (handed off) records no event: the bot did nothing to count.
             event = (
-                None if erase else self._event(inbound, intent, now, loaded.session, session, reply)
+                None
+                if erase or reply is None
+                else self._event(inbound, intent, now, loaded.session, session, reply)
             )
             status = await self._store.commit(key, session, loaded.version, event_id, event)
             if status is CommitStatus.OK:
                 if erase:
                     await self._store.erase(key, self._conv(key))
+                    await self._forget_handoff(key)
                 version = 0 if session is None else loaded.version + 1
+                if ticket is not None and reply is not None:
+                    reply = await self._open_ticket(key, ticket, reply)
+                typed = inbound.kind is InboundKind.TEXT and inbound.text.strip()
+                if reply is None and session is not None and typed:
+                    await self._relay(key, session)
                 return TurnOutcome(reply, False, version), intent, attempt
             if status is CommitStatus.DUPLICATE:
                 # Another delivery of the same event committed between our load and commit.
@@ -241,6 +261,121 @@ class TurnRunner:
             f"turn on {key.platform} lost the session compare-and-swap "
             f"{self._max_attempts} times in a row; the conversation is too busy"
         )
+
+    def _step(
+        self, inbound: Inbound, loaded: Loaded, intent: Intent, now: datetime
+    ) -> tuple[Session | None, Reply | None, HandoffTicket | None]:
+        """The dialogue's step, inside the handoff gate: while a person has the
+        conversation the bot remembers the message and answers nothing (reply None)."""
+        policy = self._handoffs.policy
+        session, pre = loaded.session, ""
+        passage = handoff.gate(policy, session, intent, now)
+        if passage is Gate.SILENT and session is not None:
+            return self._remember(inbound, session), None, None
+        if passage is Gate.RESUME and session is not None:
+            session = handoff.released(session)
+            reply = self._dialogue.pending(session, now)
+            texts = (say("handoff_resumed"), *reply.texts)
+            return session, replace(reply, texts=handoff.fit(texts)), None
+        if passage is Gate.EXPIRED and session is not None:
+            session, pre = handoff.released(session), say("handoff_expired")
+        new, reply = self._dialogue.step(session, intent, now, expired=loaded.expired)
+        if pre:
+            reply = replace(reply, texts=handoff.fit((pre, *reply.texts)))
+        if new is None:
+            return None, reply, None
+        new = self._remember(inbound, new)
+        if not reply.handoff:
+            return new, reply, None
+        new, reply, route = handoff.carry_out(policy, new, reply, inbound.key.platform, now)
+        if route is not Route.LIVE:
+            return new, reply, None
+        ticket = HandoffTicket(
+            ref=self._ticket_ref(inbound.key),
+            platform=inbound.key.platform,
+            topic=self._dialogue.topic_label(new),
+            facts=self._dialogue.facts_of(new),
+            recent=new.recent,
+            reason=reply.handoff,
+            at=now,
+            mention=inbound.key.user if inbound.key.platform == "slack" else "",
+        )
+        return new, reply, ticket
+
+    @staticmethod
+    def _remember(inbound: Inbound, session: Session) -> Session:
+        """What the customer typed, masked, among the last few (the handoff card shows
+        them to a person, so no personal data)."""
+        if inbound.kind is not InboundKind.TEXT or not inbound.text.strip():
+            return session
+        return session.remembering(mask(inbound.text.strip()))
+
+    async def _open_ticket(
+        self, key: ConversationKey, ticket: HandoffTicket, reply: Reply
+    ) -> Reply:
+        """The handoff is committed: post the card. Should the desk not take it, the bot
+        comes back on and the customer gets the support contacts instead of a wait."""
+        setup = self._handoffs
+        thread: str | None = None
+        if setup.desk is not None and setup.index is not None:
+            try:
+                # Remembered first: an operator may press a button the moment it shows.
+                await setup.index.remember(ticket.ref, key, setup.policy.ttl)
+                thread = await setup.desk.open(ticket)
+                if thread is not None:
+                    await setup.index.remember(ticket.ref, key, setup.policy.ttl, thread)
+            except Exception:
+                log.exception("handoff: the desk could not take conv=%s", ticket.ref[:12])
+        if thread is not None:
+            return reply
+        try:
+            await self.release(ticket.ref, key=key)
+        except StoreUnavailable:
+            log.warning("handoff: could not hand conv=%s back to the bot", ticket.ref[:12])
+        contacts = say("handoff_contacts")
+        return replace(reply, texts=handoff.fit((*reply.texts[:-1], contacts)))
+
+    async def _relay(self, key: ConversationKey, session: Session) -> None:
+        """A message the bot kept silent on goes to the card's thread (masked), so the
+        person who has the conversation sees it. Best effort: the turn is committed."""
+        desk, index = self._handoffs.desk, self._handoffs.index
+        if desk is None or index is None or not session.recent:
+            return
+        try:
+            thread = await index.thread(self._ticket_ref(key))
+            if thread is not None:
+                await desk.relay(thread, session.recent[-1])
+        except Exception:
+            log.exception("handoff: could not relay a message to the desk")
+
+    def _ticket_ref(self, key: ConversationKey) -> str:
+        return conversation_hash(key, self._hash_key or b"")
+
+    async def _forget_handoff(self, key: ConversationKey) -> None:
+        """「データを削除」: the desk's index entry holds the user id; it goes too."""
+        if self._handoffs.index is not None:
+            await self._handoffs.index.forget(self._ticket_ref(key))
+
+    async def release(self, ref: str, *, key: ConversationKey | None = None) -> bool:
+        """Hand a conversation back to the bot (the desk's 「ボットに戻す」): True when it
+        was handed off and now is not. Raises StoreUnavailable."""
+        index = self._handoffs.index
+        if key is None and index is not None:
+            key = await index.lookup(ref)
+        if key is None:
+            return False
+        back = False
+        for _ in range(self._max_attempts):
+            loaded = await self._store.load(key)
+            if loaded.session is None or not loaded.session.handoff_at:
+                break
+            released = handoff.released(loaded.session)
+            if await self._store.commit(key, released, loaded.version) is CommitStatus.OK:
+                back = True
+                break
+        if index is not None:
+            await index.forget(ref)
+        return back
 
     def _conv(self, key: ConversationKey) -> str | None:
         return None if self._hash_key is None else conversation_hash(key, self._hash_key)

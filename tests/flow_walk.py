@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from core.clock import JST
 from core.dialogue import default_dialogue, load_flow
 from core.dialogue.model import NodeKind
+from core.handoff import HandoffPolicy, SupportHours, carry_out
 from core.intent import Command, Intent, IntentKind
 from core.reply import Reply
 from core.session import Session
@@ -21,6 +22,14 @@ NOWS = (
     datetime(2026, 6, 30, 20, 30, tzinfo=JST),  # month's last day, after the 20:00 cut-off
 )
 MAX_STATES = 5000
+# A handoff is said by the turn runner, per route and platform (core/handoff.py): the walk
+# yields each version the customer can receive. Open hours cover the first `now`, not the
+# second, so both the live and the out-of-hours wording are walked.
+HANDOFF_POLICIES = (
+    HandoffPolicy(hours=SupportHours.parse("weekdays 09:00-18:00"), desk_ready=True),
+    HandoffPolicy(desk_ready=False),
+)
+HANDOFF_PLATFORMS = ("line", "slack")
 
 
 def _intents(reply: Reply, now: datetime) -> list[Intent]:
@@ -49,6 +58,10 @@ def reachable_replies(nows: tuple[datetime, ...] = NOWS) -> Iterator[Reply]:
             yield reply
             if session is None:
                 continue
+            if reply.handoff:
+                for policy in HANDOFF_POLICIES:
+                    for platform in HANDOFF_PLATFORMS:
+                        yield carry_out(policy, session, reply, platform, now)[1]
             for intent in _intents(reply, now):
                 nxt_session, nxt_reply = dialogue.step(session, intent, now)
                 # Kept answers and histories make the state space combinatorial; what must
@@ -64,4 +77,8 @@ def reachable_replies(nows: tuple[datetime, ...] = NOWS) -> Iterator[Reply]:
 
 def resting_nodes() -> set[str]:
     """The nodes a user can stand on (switches only route, they are never shown)."""
-    return {n.id for n in load_flow().nodes.values() if n.kind is not NodeKind.SWITCH}
+    return {
+        n.id
+        for n in load_flow().nodes.values()
+        if n.kind not in (NodeKind.SWITCH, NodeKind.HANDOFF)  # a handoff keeps them in place
+    }

@@ -26,8 +26,10 @@ from slack_sdk.web.async_client import AsyncWebClient
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
+from adapters.slack import desk as desk_card
 from adapters.slack import parse
 from adapters.slack.actions import PREFIX, SlackLimitError
+from adapters.slack.desk import SlackDesk
 from adapters.slack.home import home_view
 from adapters.slack.render import SlackMessage, fallback_text, render_notice, render_reply
 from adapters.slack.send import Destination, Method, SlackSender
@@ -72,7 +74,9 @@ class SlackBot:
         api_url: str,
         runner: TurnRunner,
         command: str = COMMAND,
+        desk: SlackDesk | None = None,
     ) -> None:
+        """desk: the support channel's handoff cards, whose buttons click back here."""
         self._secret = signing_secret
         self._token = bot_token
         self._api_url = api_url if api_url.endswith("/") else api_url + "/"
@@ -87,6 +91,7 @@ class SlackBot:
         self._bot_id: str | None = None
         self._identity_tried = float("-inf")
         self._home: dict[str, Any] | None = None
+        self._desk = desk
 
     # ---- lifecycle ----------------------------------------------------------------------
 
@@ -138,6 +143,8 @@ class SlackBot:
 
     async def stop(self) -> None:
         await self.idle()
+        if self._desk is not None:
+            await self._desk.close()
         if self._session is not None:
             await self._session.close()
         self._session = self._sender = self._client = self._handler = None
@@ -208,6 +215,9 @@ class SlackBot:
         action: dict[str, Any],
     ) -> None:
         await ack()
+        if str(action.get("action_id", "")).startswith(desk_card.DESK):
+            self._spawn(self._desk_action(body, action))
+            return
         inbound = parse.action_inbound(body, action)
         if inbound is None:  # a link button: Slack opens the page itself
             return
@@ -276,6 +286,27 @@ class SlackBot:
         if outcome.reply is None:  # a redelivery: already answered
             return
         await self._sender.deliver(dest, self._render(outcome.reply))
+
+    async def _desk_action(self, body: dict[str, Any], action: dict[str, Any]) -> None:
+        """「対応します」 / 「ボットに戻す」 on a handoff card: the card says who did it."""
+        if self._desk is None:
+            return
+        operator = str((body.get("user") or {}).get("id") or "")
+        ref = str(action.get("value") or "")
+        target = parse.action_target(body)
+        blocks = list((body.get("message") or {}).get("blocks") or [])
+        if not ref or not operator or not target.channel or not target.message_ts:
+            return
+        if action.get("action_id") == desk_card.TAKE:
+            blocks = desk_card.taken_blocks(blocks, ref, operator)
+        else:
+            try:
+                back = await self._runner.release(ref)
+            except StoreUnavailable:
+                log.warning("slack desk: store unavailable; the card is left as it was")
+                return
+            blocks = desk_card.released_blocks(blocks, operator, back)
+        await self._desk.update(target.channel, target.message_ts, blocks)
 
     @staticmethod
     def _render(reply: Reply) -> SlackMessage:

@@ -27,6 +27,8 @@ from core.limits import MAX_TEXTS
 from core.policy import NoRuleInForce, RuleBook, format_date_ja, load_rules
 from core.policy.rules import RuleVersion
 from core.reply import (
+    FEEDBACK_RESOLVED,
+    FEEDBACK_UNRESOLVED,
     NAV_MENU,
     TOPIC_PREFIX,
     Card,
@@ -39,6 +41,11 @@ from core.session import Frame, Session
 
 # Intents from a button or a date picker: they carry the node they were rendered for.
 _TIED_TO_A_NODE = frozenset({IntentKind.CHOICE, IntentKind.DATE, IntentKind.BAD_DATE})
+
+# Why a conversation is handed to a person (Reply.handoff; the event stream counts them).
+HANDOFF_ASKED = "asked"  # 「オペレーターと話したい」
+HANDOFF_UNRESOLVED = "unresolved"  # 「解決しない」 → 「担当者に相談」
+HANDOFF_NOT_UNDERSTOOD = "not_understood"  # the third message in a row not understood
 
 
 class FlowDialogue:
@@ -91,6 +98,8 @@ class FlowDialogue:
     def expectation(self, session: Session | None) -> Expectation:
         node = self._node_of(session)
         choices = [ChoiceSpec(c.label, c.value, c.synonyms) for c in node.choices]
+        # Typed 「解決しない」 under a card means the button.
+        choices += [ChoiceSpec(c.label, c.value) for c in self.feedback_choices(node)]
         if session is not None and session.node == node.id:
             choices += [
                 ChoiceSpec(self.flow.topics[t].label, TOPIC_PREFIX + t)
@@ -99,6 +108,30 @@ class FlowDialogue:
             ]
         return Expectation(
             node=node.id, choices=tuple(choices), asks_date=node.kind is NodeKind.DATE
+        )
+
+    def feedback_choices(self, node: Node) -> tuple[Choice, ...]:
+        """「解決した」「解決しない」: under every answer card, when the flow says where
+        「解決しない」 leads."""
+        if node.kind is not NodeKind.ANSWER or self.flow.unresolved is None:
+            return ()
+        return (
+            Choice(self.say("feedback_resolved_button"), FEEDBACK_RESOLVED),
+            Choice(self.say("feedback_unresolved_button"), FEEDBACK_UNRESOLVED),
+        )
+
+    def topic_label(self, session: Session) -> str:
+        """What the conversation is about, as the person it is handed to reads it: the
+        topic's button label, "" at the menu."""
+        topic = self.flow.topics.get(self.topic_of(session))
+        return topic.label if topic is not None else ""
+
+    def facts_of(self, session: Session) -> tuple[tuple[str, str], ...]:
+        """The customer's answers so far, labelled and shown as the bot shows them."""
+        slots = self.flow.slots
+        return tuple(
+            (slots[k].label if k in slots else k, prefill.display(self.flow, k, v))
+            for k, v in session.answers
         )
 
     def _node_of(self, session: Session | None) -> Node:
@@ -174,10 +207,12 @@ class _Turn:
         self.now = now.astimezone(JST)
         self.today = self.now.date()
         self.said = prefill.Said()  # what the message states; fills questions ahead
+        self.typed = True  # the customer wrote something (not a sticker or an image)
 
     def dispatch(self, s: Session, intent: Intent, fresh: bool) -> tuple[Session | None, Reply]:
         kind = intent.kind
         self.said = prefill.said(self.flow, s, intent)
+        self.typed = kind is not IntentKind.NO_INPUT
         if kind is IntentKind.COMMAND:
             return self.command(s, intent.value)
         if kind is IntentKind.START:
@@ -211,6 +246,8 @@ class _Turn:
         if kind in _TIED_TO_A_NODE and intent.node is not None and intent.node != s.node:
             # A button or date picker of an earlier question: it must not answer this one.
             return s, self.ask(s, [self.d.say("stale")])
+        if kind is IntentKind.CHOICE and intent.value in (FEEDBACK_RESOLVED, FEEDBACK_UNRESOLVED):
+            return self.feedback(s, node, intent.value)
         if kind is IntentKind.CHOICE:
             said = prefill.legacy_date(intent)
             return self.answered_along(*self.choose(s, node, intent.value), said)
@@ -239,6 +276,12 @@ class _Turn:
             return None, Reply(node=s.node, texts=(self.d.say("erased"),))
         if value == Command.HELP:
             return s, self.ask(s, [self.d.say("help")])
+        if value == Command.HANDOFF:
+            return self.hand_off(s, self.why_a_person(s), [])
+        if value == Command.BOT:
+            # Said while handed off, the turn runner takes it; here the bot is answering.
+            s = replace(s, no_match=0)
+            return s, self.ask(s, [self.d.say("bot_already")])
         if value == Command.RESTART:
             s = self.d.new_session()
             return s, self.show(s, [])
@@ -259,6 +302,32 @@ class _Turn:
             s = self.landing(s)
             return s, self.show(s, [])
         return self.no_match(s)
+
+    def feedback(self, s: Session, node: Node, value: str) -> tuple[Session, Reply]:
+        if not self.d.feedback_choices(node):
+            return self.no_match(s)  # not under a card: the buttons were never offered here
+        if value == FEEDBACK_RESOLVED:
+            # Thanks, and the conversation goes on from the same card.
+            s = replace(s, no_match=0)
+            return s, replace(self.ask(s, [self.d.say("feedback_thanks")]), feedback="resolved")
+        assert self.flow.unresolved is not None  # feedback_choices checked it
+        s, reply = self.goto(s, self.flow.unresolved)
+        return s, replace(reply, feedback="unresolved")
+
+    def why_a_person(self, s: Session) -> str:
+        """Asked for from the 「解決しない」 menu (button or words) or anywhere else."""
+        return HANDOFF_UNRESOLVED if s.node == self.flow.unresolved else HANDOFF_ASKED
+
+    def hand_off(self, s: Session, reason: str, pre: Sequence[str]) -> tuple[Session, Reply]:
+        """The customer is to talk to a person: they stay at the node they are at, and the
+        turn runner arranges the handoff and says what happens next (it depends on the
+        platform, the support desk and the hours, none of which the engine knows)."""
+        s = replace(s, no_match=0, pending=())
+        node = self.flow.nodes[s.node]
+        # A way out to the menu, unless they are there or the node already offers one.
+        out = () if s.node == self.flow.start else (Choice(self.d.say("menu_button"), NAV_MENU),)
+        choices = self.distinct(s, (*self._choices(s, node), *out))
+        return s, Reply(node=s.node, texts=_fit(pre), choices=choices, handoff=reason)
 
     def answered_along(
         self, s: Session | None, reply: Reply, said: date | None
@@ -307,15 +376,15 @@ class _Turn:
                 labels = [c.label for c in self._choices(s, node)][:3]
                 text = self.d.say("no_match_2_choices", examples="」「".join(labels))
             return s, self.ask(s, [text])
-        reply = self.ask(s, [self.d.say("no_match_3")])
+        if self.typed:
+            # The third message in a row: a person may help where the bot could not.
+            return self.hand_off(s, HANDOFF_NOT_UNDERSTOOD, [self.d.say("no_match_3")])
+        # Stickers and images are no request for a person: the menu and the contacts.
+        reply = self.ask(s, [self.d.say("no_match_3_menu")])
         if s.node != self.flow.start:
             # A way out to the menu, unless the question already offers one.
-            reply = replace(
-                reply,
-                choices=self.distinct(
-                    s, (*reply.choices, Choice(self.d.say("menu_button"), NAV_MENU))
-                ),
-            )
+            menu = Choice(self.d.say("menu_button"), NAV_MENU)
+            reply = replace(reply, choices=self.distinct(s, (*reply.choices, menu)))
         return s, reply
 
     # ---- moving and rendering ---------------------------------------------------------
@@ -328,6 +397,8 @@ class _Turn:
         sets: Mapping[str, str] | None = None,
         pre: Sequence[str] = (),
     ) -> tuple[Session, Reply]:
+        if self.flow.nodes[target].kind is NodeKind.HANDOFF:
+            return self.hand_off(s, self.why_a_person(s), pre)
         told = prefill.told(self.flow, s, [target], self.said, self.today)
         sets = sets or {}
         if target != s.node or sets or told.values:
@@ -395,6 +466,8 @@ class _Turn:
             s = replace(s, node=self.settle(s.node, dict(s.answers))[0])
         if self.missing_inputs(self.flow.nodes[s.node], dict(s.answers)):
             return replace(s, node=self.flow.start)
+        if self.flow.nodes[s.node].kind is NodeKind.HANDOFF:
+            return replace(s, node=self.flow.start)  # never a resting place either
         return s
 
     def missing_inputs(self, node: Node, answers: Mapping[str, str]) -> bool:
@@ -432,7 +505,7 @@ class _Turn:
             node=s.node,
             texts=_fit(texts),
             card=self.card(node, values, cited, dict(s.answers)),
-            choices=self._choices(s, node),
+            choices=(*self._choices(s, node), *self.d.feedback_choices(node)),
         )
 
     def ask(self, s: Session, pre: Sequence[str]) -> Reply:

@@ -9,6 +9,7 @@ _SHAPES = {
     NodeKind.DATE: ("[/", "/]"),
     NodeKind.SWITCH: ("{", "}"),
     NodeKind.ANSWER: ("[", "]"),
+    NodeKind.HANDOFF: ("((", "))"),  # a person takes over
 }
 
 

@@ -21,6 +21,9 @@ class NodeKind(StrEnum):
     DATE = "date"
     SWITCH = "switch"
     ANSWER = "answer"
+    # Hands the conversation to a person (issue 9): arriving here, the customer stays at
+    # the node they came from and the turn runner arranges the handoff.
+    HANDOFF = "handoff"
 
 
 @dataclass(frozen=True)
@@ -102,6 +105,8 @@ class Flow:
     nodes: Mapping[str, Node]
     topics: Mapping[str, Topic] = field(default_factory=dict)
     slots: Mapping[str, SlotSpec] = field(default_factory=dict)  # which fact fills which slot
+    # Where 「解決しない」 under an answer card leads; None: cards carry no feedback buttons.
+    unresolved: str | None = None
 
     def node(self, node_id: str) -> Node:
         return self.nodes[node_id]
@@ -274,7 +279,19 @@ def parse_flow(raw: Any, version: str = "") -> tuple[Flow | None, list[str]]:
     if not isinstance(start, str) or start not in nodes:
         errors.append(f"flow: start node {start!r} does not exist")
         return None, errors
-    return Flow(version=version, start=start, nodes=nodes, topics=topics, slots=slots), errors
+    unresolved = raw.get("unresolved")
+    if unresolved is not None and (not isinstance(unresolved, str) or unresolved not in nodes):
+        errors.append(f"flow: unresolved node {unresolved!r} does not exist")
+        unresolved = None
+    flow = Flow(
+        version=version,
+        start=start,
+        nodes=nodes,
+        topics=topics,
+        slots=slots,
+        unresolved=unresolved,
+    )
+    return flow, errors
 
 
 def resolve_bound(bound: str, today: date) -> date:

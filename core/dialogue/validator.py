@@ -27,7 +27,7 @@ from core.limits import (
     MAX_VALUE,
     SLACK_LABEL,
 )
-from core.reply import NAV_MENU, TOPIC_PREFIX
+from core.reply import FEEDBACK_PREFIX, NAV_MENU, TOPIC_PREFIX
 
 SET_TOKENS = ("$today", "$month_end")
 
@@ -93,6 +93,8 @@ def _check_targets(flow: Flow) -> list[str]:
 
 def _check_reachable(flow: Flow) -> list[str]:
     roots = [flow.start, *(t.node for t in flow.topics.values())]
+    if flow.unresolved:
+        roots.append(flow.unresolved)  # 「解決しない」 under any card leads there
     seen: set[str] = set()
     queue = deque(r for r in roots if r in flow.nodes)
     while queue:
@@ -179,7 +181,7 @@ def _check_node(
     flow: Flow, node: Node, comps: Mapping[str, Computation], known_rules: set[str] | None
 ) -> list[str]:
     where = f"node {node.id}"
-    errors = _check_choices(where, node)
+    errors = _check_choices(where, node, _engine_choices(flow, node))
     if node.kind is NodeKind.QUESTION:
         if not node.text or not node.choices:
             errors.append(f"{where}: a question needs text and choices")
@@ -202,6 +204,10 @@ def _check_node(
             errors.append(f"{where}: a switch routes on exactly one of 'slot' or 'on_computed'")
     elif node.kind is NodeKind.ANSWER:
         errors += _check_answer(flow, node, comps, known_rules)
+    elif node.kind is NodeKind.HANDOFF and (node.text or node.choices or node.next):
+        errors.append(f"{where}: a handoff has no text, choices or next (the runner speaks)")
+    if node.id == flow.unresolved and node.kind is not NodeKind.QUESTION:
+        errors.append(f"{where}: the unresolved node must be a question")
     if node.compute is not None:
         comp = comps.get(node.compute)
         if comp is None:
@@ -213,7 +219,14 @@ def _check_node(
     return errors
 
 
-def _check_choices(where: str, node: Node) -> list[str]:
+def _engine_choices(flow: Flow, node: Node) -> int:
+    """How many choices the engine may add to a node's own: a menu button when a customer
+    is stuck, and 「解決した」「解決しない」 under an answer card."""
+    feedback = 2 if node.kind is NodeKind.ANSWER and flow.unresolved else 0
+    return 1 + feedback
+
+
+def _check_choices(where: str, node: Node, added: int = 1) -> list[str]:
     errors = []
     values = [c.value for c in node.choices]
     for dup in sorted({v for v in values if values.count(v) > 1}):
@@ -225,9 +238,9 @@ def _check_choices(where: str, node: Node) -> list[str]:
     places = [(c.next, c.sets) for c in node.choices]
     for target, _sets in sorted({p for p in places if places.count(p) > 1}):
         errors.append(f"{where}: two choices lead to {target!r} with the same answers")
-    # +1: the engine may add a menu button when a user is stuck
-    if len(node.choices) + 1 > MAX_CHOICES:
-        errors.append(f"{where}: {len(node.choices)} choices, at most {MAX_CHOICES - 1}")
+    # `added`: the choices the engine puts beside the node's own (_engine_choices)
+    if len(node.choices) + added > MAX_CHOICES:
+        errors.append(f"{where}: {len(node.choices)} choices, at most {MAX_CHOICES - added}")
     for c in node.choices:
         if not c.label.strip() or len(c.label) > LINE_LABEL:
             errors.append(f"{where}: label {c.label!r} is empty or over {LINE_LABEL} (LINE)")
@@ -235,7 +248,8 @@ def _check_choices(where: str, node: Node) -> list[str]:
             errors.append(f"{where}: label {c.label!r} over {SLACK_LABEL} (Slack)")
         if not c.value or len(c.value) > MAX_VALUE:
             errors.append(f"{where}: choice value {c.value!r} empty or over {MAX_VALUE}")
-        if c.value.startswith((TOPIC_PREFIX, "nav:", DATE_PREFIX)) and c.value != NAV_MENU:
+        reserved = (TOPIC_PREFIX, "nav:", DATE_PREFIX, FEEDBACK_PREFIX)
+        if c.value.startswith(reserved) and c.value != NAV_MENU:
             errors.append(f"{where}: choice value {c.value!r} uses a reserved prefix")
         for slot, v in c.sets:
             if v.startswith("$") and v not in SET_TOKENS:

@@ -220,6 +220,10 @@ class RedisSessionStore:
     def client(self) -> AnyRedis:
         return self._client
 
+    @property
+    def prefix(self) -> str:
+        return self._prefix
+
     def _keys(self, key: ConversationKey, event_id: str | None) -> list[str]:
         keys = [session_key(key, self._prefix), marker_key(key, self._prefix)]
         if event_id:

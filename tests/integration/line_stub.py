@@ -344,10 +344,16 @@ def make_bot_app(bot: LineBot) -> Starlette:
 
 @contextlib.asynccontextmanager
 async def line_harness(
-    redis_url: str, now: datetime, *, hash_key: bytes | None = None, **bot_kw: Any
+    redis_url: str,
+    now: datetime,
+    *,
+    hash_key: bytes | None = None,
+    runner: Any = None,
+    **bot_kw: Any,
 ) -> AsyncIterator[LineHarness]:
     """The real runner (Redis store, the shipped flow, a fixed clock) behind the real LINE
-    adapter, served over HTTP, talking to the stub over HTTP."""
+    adapter, served over HTTP, talking to the stub over HTTP. runner: one built by the test
+    (another clock, a handoff desk), used instead."""
     from core.clock import FixedClock
     from core.dialogue import default_dialogue
     from core.store import RedisSessionStore
@@ -355,7 +361,8 @@ async def line_harness(
 
     stub = LineStub()
     store = RedisSessionStore(redis_url)
-    runner = TurnRunner(store, default_dialogue(), FixedClock(now), hash_key=hash_key)
+    if runner is None:
+        runner = TurnRunner(store, default_dialogue(), FixedClock(now), hash_key=hash_key)
     try:
         async with serve(stub.app()) as stub_url:
             bot = LineBot(

@@ -37,6 +37,7 @@ class Call:
     body: dict[str, Any]
     status: int  # what the stub answered
     name: str = ""  # the response_url's name
+    response: dict[str, Any] = field(default_factory=dict)  # what a Web API call answered
 
 
 @dataclass
@@ -123,8 +124,9 @@ class SlackStub:
         if failure is not None:
             self.calls.append(Call(method, body, failure.status))
             return failure
-        self.calls.append(Call(method, body, 200))
-        return web.json_response(self._answer(method, body))
+        answer = self._answer(method, body)
+        self.calls.append(Call(method, body, 200, response=answer))
+        return web.json_response(answer)
 
     def _answer(self, method: str, body: dict[str, Any]) -> dict[str, Any]:
         ts = f"1700000000.{next(self._ts):06d}"

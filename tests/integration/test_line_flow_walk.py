@@ -62,3 +62,20 @@ def test_every_reachable_reply_renders_within_line_limits() -> None:
         seen_nodes.add(reply.node)
     # Every node a user can stand on was shown at least once in the walk.
     assert resting_nodes() <= seen_nodes, sorted(resting_nodes() - seen_nodes)
+
+
+def test_the_walk_shows_every_card_with_its_feedback_and_every_handoff_wording() -> None:
+    # Issue 9: the two feedback choices ride on every card, and a handoff is said in each of
+    # its wordings; the limit test above has rendered all of them.
+    replies = list(reachable_replies())
+    cards = [r for r in replies if r.card is not None]
+    assert cards
+    assert {tuple(c.label for c in r.choices[-2:]) for r in cards} == {("解決した", "解決しない")}
+    said = "\n".join(t for r in replies for t in r.texts)
+    for wording in (
+        "このトークでお返事します",
+        "このDMでお返事します",
+        "受付時間外",
+        "承っています",
+    ):
+        assert wording in said, wording

@@ -50,8 +50,8 @@ def all_texts(reply: Reply) -> str:
 def test_every_node_shown_and_asked_validates(dialogue: FlowDialogue) -> None:
     answers = tuple(sorted(ANSWERS.items()))
     for nid, node in dialogue.flow.nodes.items():
-        if node.kind is NodeKind.SWITCH:
-            continue
+        if node.kind in (NodeKind.SWITCH, NodeKind.HANDOFF):
+            continue  # never a resting place
         # 戻る into the node shows it in full (its card for answers).
         s = at(dialogue, "menu", history=(Frame(nid, answers),))
         s2, shown = dialogue.step(s, cmd(Command.BACK), NOW)
@@ -145,8 +145,9 @@ def test_stuck_on_a_card_that_has_a_menu_button_gets_no_second_one(
     dialogue: FlowDialogue,
 ) -> None:
     # 解約したい, then three messages not understood: the card already offers メニューへ.
+    # (Issue 9: the third typed one asks for a person; the runner adds how.)
     _, reply = dialogue.step(at(dialogue, "cancel", no_match=2), Intent(IntentKind.UNKNOWN), NOW)
-    assert "0570-09-4400" in all_texts(reply)
+    assert reply.handoff == "not_understood"
     assert [c.label for c in reply.choices].count("メニューへ") == 1
 
 

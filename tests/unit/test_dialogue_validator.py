@@ -12,7 +12,7 @@ import yaml
 
 from core.dialogue import FlowError, lint, load_flow, to_mermaid, validate_flow
 from core.dialogue.loader import FLOW_PATH, read_raw
-from core.limits import MAX_CARD_NOTES, MAX_CARD_ROWS, MAX_CARD_STEPS
+from core.limits import MAX_CARD_NOTES, MAX_CARD_ROWS, MAX_CARD_STEPS, MAX_CHOICES
 from core.nlu import topic_ids
 from core.reply import Card, FactRow, Reply, ReplyLimitError
 
@@ -226,3 +226,43 @@ def test_question_next_needs_a_slot(raw: dict[str, Any]) -> None:
 def test_date_prefix_is_reserved_for_candidate_dates(raw: dict[str, Any]) -> None:
     raw["nodes"]["fees"]["choices"][0]["value"] = "date:2026-01-01"
     assert any("reserved prefix" in p for p in validate_flow(raw))
+
+
+def _many(n: int) -> list[dict[str, Any]]:
+    # Distinct labels and places: each leads to the menu with an answer of its own.
+    return [
+        {"label": f"選択{i}", "value": f"c{i}", "next": "menu", "set": {"plan": f"p{i}"}}
+        for i in range(n)
+    ]
+
+
+def test_an_answer_card_keeps_room_for_the_two_feedback_choices(raw: dict[str, Any]) -> None:
+    # Issue 9: 「解決した」「解決しない」 and, when stuck, メニューへ come on top of a
+    # card's own choices; all must fit MAX_CHOICES (LINE pages them, Slack's block holds 25).
+    raw["nodes"]["esim"]["choices"] = _many(MAX_CHOICES - 3)
+    raw["nodes"]["esim"]["choices"][0] = {"label": "メニューへ", "value": "menu", "next": "menu"}
+    ok = [p for p in validate_flow(raw) if "node esim:" in p and "choices" in p]
+    assert ok == []
+    raw["nodes"]["esim"]["choices"] += [{"label": "もう一つ", "value": "extra", "next": "cancel"}]
+    problems = validate_flow(raw)
+    assert f"node esim: {MAX_CHOICES - 2} choices, at most {MAX_CHOICES - 3}" in problems
+    # A question has no feedback choices: only the menu button is reserved there.
+    raw["nodes"]["menu_more"]["choices"] = _many(MAX_CHOICES - 1)
+    assert not [p for p in validate_flow(raw) if p.startswith("node menu_more:") and "at most" in p]
+
+
+def test_feedback_values_are_reserved_and_the_unresolved_node_must_exist(
+    raw: dict[str, Any],
+) -> None:
+    raw["nodes"]["menu"]["choices"][0]["value"] = "fb:resolved"
+    raw["unresolved"] = "nowhere"
+    problems = validate_flow(raw)
+    assert "node menu: choice value 'fb:resolved' uses a reserved prefix" in problems
+    assert "flow: unresolved node 'nowhere' does not exist" in problems
+
+
+def test_a_handoff_node_speaks_through_the_runner_only(raw: dict[str, Any]) -> None:
+    raw["nodes"]["handoff"]["text"] = "おつなぎします"
+    assert "node handoff: a handoff has no text, choices or next (the runner speaks)" in (
+        validate_flow(raw)
+    )

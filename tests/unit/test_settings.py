@@ -231,6 +231,9 @@ def test_every_documented_variable_is_read() -> None:
         "IIJBOT_LOG_TEXT": "1",
         "IIJBOT_HASH_KEY": "k" * 32,
         "IIJBOT_EVENTS_RETENTION_DAYS": "30",
+        "SLACK_HANDOFF_CHANNEL": "C0SUPPORT",
+        "IIJBOT_SUPPORT_HOURS": "daily 10:00-17:00",
+        "IIJBOT_HANDOFF_TTL": "600",
     }
     assert set(changed) == set(ENV_VARS)
     for name, value in changed.items():
@@ -268,3 +271,31 @@ def test_the_hash_key_is_never_shown_and_is_redacted_from_logs() -> None:
     s = Settings.from_env({"IIJBOT_HASH_KEY": key})
     assert key not in repr(s)
     assert key in s.secret_values()
+
+
+def test_handoff_settings_are_typed_and_checked() -> None:
+    s = Settings.from_env(
+        {
+            **FULL,
+            "SLACK_HANDOFF_CHANNEL": "C0SUPPORT",
+            "IIJBOT_SUPPORT_HOURS": "weekdays 09:30-17:00",
+            "IIJBOT_HANDOFF_TTL": "1800",
+        }
+    )
+    assert s.handoff_desk == "C0SUPPORT" and s.handoff_ttl == 1800
+    assert s.support_hours is not None and s.support_hours.describe() == "平日 9:30〜17:00"
+    assert Settings.from_env({"IIJBOT_SUPPORT_HOURS": "always"}).support_hours is None
+    defaults = Settings.from_env({})
+    assert defaults.handoff_desk is None and defaults.handoff_ttl == 4 * 3600
+    assert defaults.support_hours is not None
+    assert defaults.support_hours.describe() == "平日 9:00〜18:00"
+    # The channel is only used when Slack is mounted to post there.
+    assert Settings.from_env({"SLACK_HANDOFF_CHANNEL": "C0SUPPORT"}).handoff_desk is None
+    for name, bad in (
+        ("IIJBOT_SUPPORT_HOURS", "9-18"),
+        ("IIJBOT_SUPPORT_HOURS", "weekdays 18:00-09:00"),
+        ("IIJBOT_HANDOFF_TTL", "soon"),
+        ("IIJBOT_HANDOFF_TTL", "10"),
+    ):
+        with pytest.raises(SettingsError, match=name):
+            Settings.from_env({name: bad})

@@ -3,7 +3,8 @@
 Each turn runs the real understanding and the real engine with a fixed JST `now`:
 no Redis, no clock. A turn is `user:` (typed text), `button:` (a pressed button;
 `button_node:` the message it came from, default the current node) or `start: true`.
-`expire: true` drops the session first, as an idle timeout would.
+`expire: true` drops the session first, as an idle timeout would. `handoff:` / `feedback:`
+name what the reply asks of the turn runner (issue 9); a turn without them asks nothing.
 """
 
 from __future__ import annotations
@@ -82,6 +83,8 @@ def run(conv: Conversation) -> list[tuple[Session | None, Reply]]:
         labels = [c.label for c in reply.choices]
         for label in turn.get("buttons", []):
             assert label in labels, f"{where}: no button {label!r} in {labels}"
+        assert reply.handoff == turn.get("handoff", ""), f"{where}: handoff {reply.handoff!r}"
+        assert reply.feedback == turn.get("feedback", ""), f"{where}: feedback {reply.feedback!r}"
         if turn.get("ends"):
             assert session is None, where
         if turn.get("asks_date"):
