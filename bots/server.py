@@ -30,6 +30,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 import core.metrics  # noqa: F401  (registers the iijbot_ metrics so /metrics always lists them)
 from adapters.line import LineBot
 from adapters.slack import SlackBot
+from bots.body_limit import MAX_BODY_BYTES, BodyLimitMiddleware
 from bots.settings import LineSettings, Settings, SettingsError, SlackSettings
 from core.clock import Clock, SystemClock
 from core.store import store_from_url
@@ -125,7 +126,9 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
     routes += [Route(m.route, _webhook(m.name), methods=["POST"]) for m in mounts]
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.runtime = runtime
-    app.add_middleware(AccessLogMiddleware)
+    webhooks = {m.route: m.name for m in mounts}
+    app.add_middleware(BodyLimitMiddleware, platforms=webhooks, limit=MAX_BODY_BYTES)
+    app.add_middleware(AccessLogMiddleware)  # outermost: a 413 is logged like any answer
     return app
 
 

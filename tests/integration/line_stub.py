@@ -261,6 +261,8 @@ class LineHarness:
     bot_url: str
     http: httpx.AsyncClient
     bot: LineBot
+    # The time the bot's clock says: events are stamped as LINE stamps them, just before.
+    now: datetime | None = None
     _n: int = 0
 
     @property
@@ -303,7 +305,7 @@ class LineHarness:
         ev: dict[str, Any] = {
             "type": etype,
             "mode": "active",
-            "timestamp": 1_780_000_000_000 + self._n,
+            "timestamp": self.timestamp_ms() + self._n,
             "source": source,
             "webhookEventId": event_id or f"01J{uuid.uuid4().hex[:23].upper()}",
             "deliveryContext": {"isRedelivery": redelivery},
@@ -314,6 +316,12 @@ class LineHarness:
         elif isinstance(reply_token, str):
             ev["replyToken"] = reply_token
         return ev
+
+    def timestamp_ms(self) -> int:
+        """Milliseconds since the epoch, as LINE's `timestamp`: a few seconds before now."""
+        if self.now is None:
+            return 1_780_000_000_000
+        return int(self.now.timestamp() * 1000) - 5_000
 
     def text(self, text: str, **kw: Any) -> dict[str, Any]:
         # No quoteToken, as older clients send it: the SDK would call this an UnknownEvent.
@@ -364,6 +372,6 @@ async def line_harness(redis_url: str, now: datetime, **bot_kw: Any) -> AsyncIte
                 **bot_kw,
             )
             async with serve(make_bot_app(bot)) as bot_url, httpx.AsyncClient(timeout=30) as http:
-                yield LineHarness(stub=stub, bot_url=bot_url, http=http, bot=bot)
+                yield LineHarness(stub=stub, bot_url=bot_url, http=http, bot=bot, now=now)
     finally:
         await store.close()

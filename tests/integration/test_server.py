@@ -397,10 +397,11 @@ async def test_a_signed_line_follow_is_answered_through_the_composed_server(
                 "LINE_API_BASE_URL": stub_url,
             }
         )
-        app = create_app(settings, clock=FixedClock(datetime(2026, 6, 1, 10, 0, tzinfo=JST)))
+        now = datetime(2026, 6, 1, 10, 0, tzinfo=JST)
+        app = create_app(settings, clock=FixedClock(now))
         async with serve(app) as bot_url, httpx.AsyncClient(timeout=CLIENT_TIMEOUT) as http:
             harness = LineHarness(
-                stub=stub, bot_url=bot_url, http=http, bot=app.state.runtime.bots["line"]
+                stub=stub, bot_url=bot_url, http=http, bot=app.state.runtime.bots["line"], now=now
             )
             before = (await http.get(f"{bot_url}/metrics")).text
             follow = harness.event("follow", follow={"isUnblocked": False})
@@ -439,10 +440,11 @@ async def test_iijbot_log_text_decides_whether_the_turn_log_carries_what_was_typ
                 "IIJBOT_LOG_TEXT": log_text,
             }
         )
-        app = create_app(settings, clock=FixedClock(datetime(2026, 6, 1, 10, 0, tzinfo=JST)))
+        now = datetime(2026, 6, 1, 10, 0, tzinfo=JST)
+        app = create_app(settings, clock=FixedClock(now))
         async with serve(app) as bot_url, httpx.AsyncClient(timeout=CLIENT_TIMEOUT) as http:
             harness = LineHarness(
-                stub=stub, bot_url=bot_url, http=http, bot=app.state.runtime.bots["line"]
+                stub=stub, bot_url=bot_url, http=http, bot=app.state.runtime.bots["line"], now=now
             )
             assert (await harness.send(harness.text(typed))).status_code == 200
     turns = [r.getMessage() for r in caplog.records if r.name == "iijbot.turn"]

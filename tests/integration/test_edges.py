@@ -1,0 +1,232 @@
+"""Edges that load and fault tests found (issue 8): the composed server (create_app) over real
+HTTP, a real Redis, the LINE and Slack stubs, requests signed as the platforms sign them."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import socket
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import httpx
+import pytest
+import redis.asyncio as aioredis
+
+from bots.server import MAX_BODY_BYTES, create_app
+from bots.settings import Settings
+from core.clock import JST, FixedClock
+from tests.integration import line_stub, slack_stub
+from tests.integration.line_stub import LineHarness, LineStub, serve
+
+pytestmark = pytest.mark.integration
+
+NOW = datetime(2026, 6, 22, 10, 0, tzinfo=JST)
+USER = "U1111"
+BUSY = "ただいま混み合っています。少し時間をおいてもう一度お試しください。"
+CLIENT_TIMEOUT = 10.0  # only stops a hung server from hanging the run
+
+
+@dataclass
+class Composed:
+    url: str
+    http: httpx.AsyncClient
+    line: LineHarness
+    slack: slack_stub.SlackStub
+
+    async def slack_post(self, body: bytes, content_type: str) -> httpx.Response:
+        headers = {"Content-Type": content_type, **slack_stub.sign(body, int(time.time()))}
+        return await self.http.post(f"{self.url}/slack/events", content=body, headers=headers)
+
+
+@contextlib.asynccontextmanager
+async def composed(
+    redis_url: str, now: datetime = NOW, **env: str
+) -> AsyncIterator[Composed]:
+    """create_app with LINE and Slack mounted, each against its stub."""
+    stub = LineStub()
+    sstub = slack_stub.SlackStub(token=slack_stub.BOT_TOKEN)
+    await sstub.start()
+    try:
+        async with serve(stub.app()) as stub_url:
+            settings = Settings.from_env(
+                {
+                    "REDIS_URL": redis_url,
+                    "LINE_CHANNEL_SECRET": line_stub.CHANNEL_SECRET,
+                    "LINE_CHANNEL_ACCESS_TOKEN": line_stub.ACCESS_TOKEN,
+                    "LINE_API_BASE_URL": stub_url,
+                    "SLACK_SIGNING_SECRET": slack_stub.SIGNING_SECRET,
+                    "SLACK_BOT_TOKEN": slack_stub.BOT_TOKEN,
+                    "SLACK_API_URL": sstub.api_url,
+                    **env,
+                }
+            )
+            app = create_app(settings, clock=FixedClock(now))
+            async with (
+                serve(app) as url,
+                httpx.AsyncClient(timeout=CLIENT_TIMEOUT) as http,
+            ):
+                harness = LineHarness(
+                    stub=stub, bot_url=url, http=http, bot=app.state.runtime.bots["line"], now=now
+                )
+                yield Composed(url=url, http=http, line=harness, slack=sstub)
+    finally:
+        await sstub.stop()
+
+
+@pytest.fixture
+async def server(redis_url: str) -> AsyncIterator[Composed]:
+    async with composed(redis_url) as c:
+        yield c
+
+
+# --- 1. bodies over the limit are refused before they are read ------------------------------
+
+
+def _raw_post(port: int, path: str, head: str, body_parts: list[bytes]) -> bytes:
+    """Speak HTTP/1.1 by hand: declare a huge body, send only a little, read the answer."""
+    with socket.create_connection(("127.0.0.1", port), timeout=CLIENT_TIMEOUT) as s:
+        s.sendall(head.encode())
+        for part in body_parts:
+            try:
+                s.sendall(part)
+            except (BrokenPipeError, ConnectionResetError):
+                break  # the server answered and closed: that is the point
+        answer = b""
+        with contextlib.suppress(ConnectionResetError):
+            while chunk := s.recv(65536):
+                answer += chunk
+                if b"\r\n\r\n" in answer:
+                    break
+        return answer
+
+
+@pytest.mark.parametrize("path", ["/line/webhook", "/slack/events"])
+async def test_a_declared_huge_body_gets_413_before_it_is_sent(
+    server: Composed, aredis: aioredis.Redis, path: str
+) -> None:
+    port = int(server.url.rsplit(":", 1)[1])
+    head = (
+        f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        f"X-Line-Signature: bm9wZQ==\r\nContent-Length: {200 * 1024 * 1024}\r\n\r\n"
+    )
+    # Only 64 KB of the declared 200 MB ever leave: a server that waited for all of it
+    # would never answer, and this call would time out.
+    answer = await asyncio.to_thread(_raw_post, port, path, head, [b"{" * 65536])
+    assert answer.startswith(b"HTTP/1.1 413"), answer[:80]
+    assert await aredis.dbsize() == 0
+
+
+@pytest.mark.parametrize("path", ["/line/webhook", "/slack/events"])
+async def test_a_chunked_body_over_the_limit_gets_413(
+    server: Composed, aredis: aioredis.Redis, path: str
+) -> None:
+    port = int(server.url.rsplit(":", 1)[1])
+    head = (
+        f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        "X-Line-Signature: bm9wZQ==\r\nTransfer-Encoding: chunked\r\n\r\n"
+    )
+    chunk = b"a" * 65536
+    framed = b"%x\r\n" % len(chunk) + chunk + b"\r\n"
+    # Twice the limit, and no final 0-chunk: only counting while streaming can answer.
+    parts = [framed] * (2 * MAX_BODY_BYTES // len(chunk))
+    answer = await asyncio.to_thread(_raw_post, port, path, head, parts)
+    assert answer.startswith(b"HTTP/1.1 413"), answer[:80]
+    assert await aredis.dbsize() == 0
+
+
+async def test_a_body_just_under_the_limit_is_still_read_and_judged(server: Composed) -> None:
+    body = json.dumps({"events": [], "pad": "x" * (MAX_BODY_BYTES - 100)}).encode()
+    assert len(body) <= MAX_BODY_BYTES
+    resp = await server.line.post_raw(body, line_stub.sign(body))
+    assert resp.status_code == 200
+
+
+# --- 5. signed but hostile bodies never give a 5xx ------------------------------------------
+
+
+def _deep(n: int) -> bytes:
+    return b"[" * n + b"]" * n
+
+
+async def test_line_body_nested_100000_deep_is_a_400_not_a_500(server: Composed) -> None:
+    body = b'{"events": ' + _deep(100_000) + b"}"
+    resp = await server.line.post_raw(body, line_stub.sign(body))
+    assert resp.status_code == 400
+
+
+async def test_a_poison_postback_does_not_stop_the_other_events_replies(
+    server: Composed, aredis: aioredis.Redis
+) -> None:
+    h = server.line
+    # Postback data is ours to parse, and LINE passes whatever a client put there.
+    poison = h.postback('{"n":' + "[" * 100_000 + "]" * 100_000 + "}", user="Upoison")
+    good = h.text("解約したい")
+    resp = await h.send(poison, good)
+    assert resp.status_code == 200
+    assert [d.target for d in h.stub.delivered] == [good["replyToken"]]
+
+
+async def test_an_event_whose_fields_have_the_wrong_types_is_skipped_not_fatal(
+    server: Composed,
+) -> None:
+    h = server.line
+    odd = h.event("message", message={"type": "text", "text": {"not": "a string"}})
+    odd["source"] = {"type": "user", "userId": ["U1"]}
+    odd2 = h.postback("n=menu&v=initial")
+    odd2["postback"]["params"] = {"date": ["2026-06-20"]}
+    good = h.text("解約したい")
+    resp = await h.send(odd, odd2, good)
+    assert resp.status_code == 200
+    assert good["replyToken"] in [d.target for d in h.stub.delivered]
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"type": "block_actions", "user": {"id": "U1"}, "actions": "nope"},
+        {"type": "block_actions", "user": {"id": "U1"}, "actions": ["nope", 1]},
+        {"type": "block_actions", "user": "U1", "container": "x", "actions": [{}]},
+        {"type": "view_submission", "view": "nope"},
+        {"type": "nope"},
+    ],
+)
+async def test_slack_signed_but_hostile_actions_are_never_a_5xx(
+    server: Composed, payload: dict[str, Any]
+) -> None:
+    from urllib.parse import urlencode
+
+    body = urlencode({"payload": json.dumps(payload)}).encode()
+    resp = await server.slack_post(body, "application/x-www-form-urlencoded")
+    assert resp.status_code < 500
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"type": "event_callback", "team_id": "T1", "event": "hello"},
+        {"type": "event_callback", "team_id": "T1", "event": {"type": ["message"]}},
+        {"type": "event_callback", "event": {"type": "message", "channel_type": "im"}},
+        {"type": "event_callback", "event": {"type": "message", "user": {"x": 1}}},
+        {"type": "url_verification", "challenge": {"x": 1}},
+        {"type": ["x"]},
+    ],
+)
+async def test_slack_signed_but_hostile_events_are_never_a_5xx(
+    server: Composed, body: dict[str, Any]
+) -> None:
+    resp = await server.slack_post(json.dumps(body).encode(), "application/json")
+    assert resp.status_code < 500
+
+
+async def test_slack_body_nested_100000_deep_is_a_400(server: Composed) -> None:
+    body = b'{"type": "event_callback", "event": ' + _deep(100_000) + b"}"
+    resp = await server.slack_post(body, "application/json")
+    assert resp.status_code == 400
+    form = b"payload=" + _deep(100_000)
+    resp = await server.slack_post(form, "application/x-www-form-urlencoded")
+    assert resp.status_code == 400
