@@ -5,7 +5,8 @@ acknowledged event is then always a committed one (a crash after the 200 never l
 message that LINE would not redeliver). The replies go out right after, in a tracked
 background task, so a slow LINE API (10 s timeouts, push retries) never holds the
 webhook response long enough for LINE to time out and redeliver. Replies are therefore
-sent only after the commit, as docs/design.md requires. Should LINE redeliver anyway, the
+sent only after the commit, as docs/design.md requires. The loading animation of a slow
+turn is asked for in the background too: the 200 never waits for any call to LINE. Should LINE redeliver anyway, the
 store's event-id dedupe answers the redelivery with nothing.
 """
 
@@ -35,6 +36,7 @@ log = logging.getLogger("iijbot.line")
 PLATFORM = "line"
 LOADING_AFTER = 1.0  # seconds; a faster answer never shows the animation
 DRAIN_TIMEOUT = 30.0  # seconds stop() waits for replies still on their way
+LOADING_GRACE = 2.0  # seconds a reply waits for its loading-animation call to be answered
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,9 @@ class LineBot:
         self._client: AsyncApiClient | None = None
         self._sender: LineSender | None = None
         self._deliveries: set[asyncio.Task[None]] = set()
+        # Loading-animation calls still on their way, by event id: the event's reply waits
+        # (a little) for its animation call, or the animation would spin after the answer.
+        self._loading: dict[str, asyncio.Task[None]] = {}
 
     async def start(self) -> None:
         # The SDK's aiohttp session binds to the running loop: build it here, not at import.
@@ -121,15 +126,25 @@ class LineBot:
         while self._deliveries:
             await asyncio.gather(*list(self._deliveries), return_exceptions=True)
 
-    def _spawn(self, coro: Any) -> None:
+    def _spawn(self, coro: Any) -> asyncio.Task[None]:
         task: asyncio.Task[None] = asyncio.create_task(coro)
         self._deliveries.add(task)  # a strong reference, or the task may be collected
         task.add_done_callback(self._deliveries.discard)
+        return task
 
-    @staticmethod
-    async def _deliver_all(sender: LineSender, outbox: list[Outgoing]) -> None:
+    def _show_loading(self, sender: LineSender, event: LineEvent) -> None:
+        """In the background: the webhook's answer never waits for a call to LINE."""
+        task = self._spawn(sender.show_loading(event.user_id))
+        self._loading[event.event_id] = task
+        task.add_done_callback(lambda _: self._loading.pop(event.event_id, None))
+
+    async def _deliver_all(self, sender: LineSender, outbox: list[Outgoing]) -> None:
         # One batch in order, so two messages of one user are answered in order.
         for out in outbox:
+            loading = self._loading.get(out.event.event_id)
+            if loading is not None:
+                # Bounded: a hung animation call must not hold the answer itself for long.
+                await asyncio.wait({loading}, timeout=LOADING_GRACE)
             try:
                 await sender.deliver(
                     out.messages,
@@ -163,7 +178,7 @@ class LineBot:
             except TimeoutError:
                 # Slow turn: let the user see we are working. 1:1 only (LINE's rule).
                 if event.one_to_one:
-                    await sender.show_loading(event.user_id)
+                    self._show_loading(sender, event)
                 outcome = await turn
         except (StoreUnavailable, TurnConflict) as exc:
             # Answer politely and return 200 rather than 500: a 500 would make LINE

@@ -69,6 +69,13 @@ class LineStub:
     failures: dict[str, list[tuple[int, dict[str, Any]]]] = field(default_factory=dict)
     # pushes LINE accepts (and delivers) but answers with 500, as after a lost response
     accept_then_fail_pushes: int = 0
+    # path -> gate: a call to that path is recorded, then answered only once the gate opens
+    gates: dict[str, asyncio.Event] = field(default_factory=dict)
+
+    def hold(self, path: str) -> asyncio.Event:
+        """Make calls to `path` hang (a slow LINE) until the returned event is set."""
+        gate = self.gates[path] = asyncio.Event()
+        return gate
 
     def issue_reply_token(self) -> str:
         tok = uuid.uuid4().hex
@@ -104,6 +111,10 @@ class LineStub:
         path = request.url.path
         rec = Recorded(request.method, path, headers, body, 0)
         self.requests.append(rec)
+        request.state.recorded = rec  # calls held at a gate finish out of order
+        gate = self.gates.get(path)
+        if gate is not None:
+            await gate.wait()
         early: Response | None = None
         if headers.get("authorization") != f"Bearer {self.token}":
             early = self._answer(401, {"message": "Authentication failed"})
@@ -122,7 +133,7 @@ class LineStub:
         return JSONResponse(payload, status_code=status, headers=h)
 
     def _finish(self, request: Request, resp: Response) -> Response:
-        self.requests[-1].status = resp.status_code
+        request.state.recorded.status = resp.status_code
         return resp
 
     @staticmethod

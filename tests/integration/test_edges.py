@@ -8,7 +8,7 @@ import contextlib
 import json
 import socket
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -21,7 +21,7 @@ from bots.server import MAX_BODY_BYTES, create_app
 from bots.settings import Settings
 from core.clock import JST, FixedClock
 from tests.integration import line_stub, slack_stub
-from tests.integration.line_stub import LineHarness, LineStub, serve
+from tests.integration.line_stub import LineHarness, LineStub, line_harness, serve
 
 pytestmark = pytest.mark.integration
 
@@ -82,6 +82,11 @@ async def composed(
 async def server(redis_url: str) -> AsyncIterator[Composed]:
     async with composed(redis_url) as c:
         yield c
+
+
+async def _until(predicate: Callable[[], bool]) -> None:
+    while not predicate():
+        await asyncio.sleep(0.01)
 
 
 # --- 1. bodies over the limit are refused before they are read ------------------------------
@@ -230,3 +235,30 @@ async def test_slack_body_nested_100000_deep_is_a_400(server: Composed) -> None:
     form = b"payload=" + _deep(100_000)
     resp = await server.slack_post(form, "application/x-www-form-urlencoded")
     assert resp.status_code == 400
+
+
+# --- 2. the webhook's answer never waits for an outbound call --------------------------------
+
+
+async def test_the_webhook_answers_while_the_loading_animation_call_hangs(redis_url: str) -> None:
+    # A zero threshold makes the turn "slow", so the animation is asked for every time.
+    async with line_harness(redis_url, NOW, loading_after=0.0) as h:
+        gate = h.stub.hold("/v2/bot/chat/loading/start")
+        ev = h.text("解約したい")
+        body = json.dumps({"destination": "Ubot", "events": [ev]}, ensure_ascii=False).encode()
+        headers = {"content-type": "application/json", "x-line-signature": line_stub.sign(body)}
+        # LINE's API does not answer the animation call until the gate opens; the webhook's
+        # 200 must come anyway (before the fix this waited for the hung call).
+        try:
+            post = h.http.post(h.webhook, content=body, headers=headers)
+            resp = await asyncio.wait_for(post, CLIENT_TIMEOUT)
+            assert resp.status_code == 200
+            await asyncio.wait_for(_until(lambda: bool(h.stub.requests)), CLIENT_TIMEOUT)
+            assert not h.stub.calls("/v2/bot/message/reply")  # waits for its animation call
+        finally:
+            gate.set()  # a failing run must not hang the shutdown on the held call
+        await h.bot.drain()
+        assert [d.target for d in h.stub.delivered] == [ev["replyToken"]]
+        paths = [r.path for r in h.stub.requests]
+        # The animation is asked for before the answer: shown after it, it would spin on.
+        assert paths == ["/v2/bot/chat/loading/start", "/v2/bot/message/reply"]
