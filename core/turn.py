@@ -28,11 +28,12 @@ from core.intent import Expectation, Intent, IntentKind
 from core.metrics import COMMIT_CONFLICTS, INTENTS, TURN_SECONDS, TURNS
 from core.reply import Reply
 from core.session import Session
-from core.store.base import CommitStatus, SessionStore, StoreUnavailable
+from core.store.base import EVENT_TTL, CommitStatus, SessionStore, StoreUnavailable
 
 # StoreUnavailable is re-exported: it is one of the two ways a turn can fail, and an
 # adapter must be able to catch it without reaching into the store.
 __all__ = [
+    "DEDUPE_WINDOW",
     "Dialogue",
     "StoreUnavailable",
     "TurnConflict",
@@ -42,6 +43,11 @@ __all__ = [
 ]
 
 log = logging.getLogger("iijbot.turn")
+
+# Seconds an event id is remembered after its turn committed: a delivery of the same event
+# within this window is answered with nothing. Adapters refuse events older than this that
+# nothing else would stop (a replayed body), so they must know it.
+DEDUPE_WINDOW = EVENT_TTL
 
 Understand = Callable[[str, Expectation, date], Intent]
 
@@ -140,6 +146,10 @@ class TurnRunner:
         if loaded.session is None:
             return None
         return self._dialogue.pending(loaded.session, self._clock.now())
+
+    def now(self) -> datetime:
+        """The runner's clock: adapters judge an event's age by the time turns use."""
+        return self._clock.now()
 
     def menu(self, *, anywhere: bool = False) -> Reply:
         """The menu a new conversation opens with. anywhere: its topic buttons work at

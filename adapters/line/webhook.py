@@ -24,6 +24,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from adapters.line.parse import LineEvent, MalformedPayload, events_of, parse_event
+from adapters.line.replay import too_old
 from adapters.line.render import render_choice_page, render_notice, render_reply
 from adapters.line.send import LineSender
 from adapters.line.texts import say
@@ -104,6 +105,13 @@ class LineBot:
         for raw in raw_events:
             event = _parse_quietly(raw)
             if event is None:
+                continue
+            if too_old(event.timestamp_ms, event.redelivery, self._runner.now()):
+                log.info(
+                    "line: ignored an old event %s (redelivery=%s)",
+                    event.event_id,
+                    event.redelivery,
+                )
                 continue
             handled += 1
             try:

@@ -31,6 +31,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from adapters.line import LineBot
+from core.clock import Clock
 
 ACCESS_TOKEN = "stub-access-token"
 CHANNEL_SECRET = "stub-channel-secret-0123456789ab"
@@ -362,9 +363,11 @@ def make_bot_app(bot: LineBot) -> Starlette:
 
 
 @contextlib.asynccontextmanager
-async def line_harness(redis_url: str, now: datetime, **bot_kw: Any) -> AsyncIterator[LineHarness]:
-    """The real runner (Redis store, the shipped flow, a fixed clock) behind the real LINE
-    adapter, served over HTTP, talking to the stub over HTTP."""
+async def line_harness(
+    redis_url: str, now: datetime, *, clock: Clock | None = None, **bot_kw: Any
+) -> AsyncIterator[LineHarness]:
+    """The real runner (Redis store, the shipped flow, a fixed clock unless `clock` is given)
+    behind the real LINE adapter, served over HTTP, talking to the stub over HTTP."""
     from core.clock import FixedClock
     from core.dialogue import default_dialogue
     from core.store import RedisSessionStore
@@ -372,7 +375,7 @@ async def line_harness(redis_url: str, now: datetime, **bot_kw: Any) -> AsyncIte
 
     stub = LineStub()
     store = RedisSessionStore(redis_url)
-    runner = TurnRunner(store, default_dialogue(), FixedClock(now))
+    runner = TurnRunner(store, default_dialogue(), clock or FixedClock(now))
     try:
         async with serve(stub.app()) as stub_url:
             bot = LineBot(

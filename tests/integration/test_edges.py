@@ -10,7 +10,7 @@ import socket
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -19,7 +19,9 @@ import redis.asyncio as aioredis
 
 from bots.server import MAX_BODY_BYTES, create_app
 from bots.settings import Settings
-from core.clock import JST, FixedClock
+from core.clock import JST, FixedClock, to_jst
+from core.inbound import ConversationKey
+from core.store.base import session_key
 from tests.integration import line_stub, slack_stub
 from tests.integration.line_stub import LineHarness, LineStub, line_harness, serve
 
@@ -262,3 +264,67 @@ async def test_the_webhook_answers_while_the_loading_animation_call_hangs(redis_
         paths = [r.path for r in h.stub.requests]
         # The animation is asked for before the answer: shown after it, it would spin on.
         assert paths == ["/v2/bot/chat/loading/start", "/v2/bot/message/reply"]
+
+
+# --- 7. old LINE events are not run again -------------------------------------------------------
+
+
+@dataclass
+class MovingClock:
+    """A clock the test moves by hand: hours pass without anyone waiting."""
+
+    at: datetime
+
+    def now(self) -> datetime:
+        return to_jst(self.at)
+
+
+def _signed(ev: dict[str, Any]) -> tuple[bytes, str]:
+    body = json.dumps({"destination": "Ubot", "events": [ev]}, ensure_ascii=False).encode()
+    return body, line_stub.sign(body)
+
+
+async def _forget_dedupe_keys(r: aioredis.Redis) -> None:
+    """What Redis does by itself once EVENT_TTL has passed."""
+    for key in await r.keys("iijbot:v1:*:evt:*"):
+        await r.delete(key)
+
+
+async def test_a_captured_body_replayed_after_the_dedupe_window_is_ignored(
+    redis_url: str, aredis: aioredis.Redis
+) -> None:
+    clock = MovingClock(NOW)
+    async with line_harness(redis_url, NOW, clock=clock) as h:
+        body, signature = _signed(h.text("解約したい"))
+        assert (await h.post_raw(body, signature)).status_code == 200
+        assert len(h.stub.delivered) == 1
+        session = await aredis.get(_key())
+
+        clock.at = NOW + timedelta(hours=2)
+        await _forget_dedupe_keys(aredis)
+        # The same bytes, still validly signed, sent again by someone who captured them.
+        assert (await h.post_raw(body, signature)).status_code == 200
+        assert len(h.stub.delivered) == 1  # no second answer, above all no (billed) push
+        assert not h.stub.calls("/v2/bot/message/push")
+        assert await aredis.get(_key()) == session  # the turn did not run again
+
+
+async def test_a_late_redelivery_within_lines_period_is_still_answered(
+    redis_url: str, aredis: aioredis.Redis
+) -> None:
+    clock = MovingClock(NOW + timedelta(hours=2))
+    async with line_harness(redis_url, NOW, clock=clock) as h:
+        # Sent at NOW, refused then (we were down), redelivered by LINE two hours later.
+        ev = h.text("解約したい", redelivery=True)
+        assert (await h.post_raw(*_signed(ev))).status_code == 200
+        assert [d.target for d in h.stub.delivered] == [ev["replyToken"]]
+        assert await aredis.get(_key()) is not None
+
+        clock.at = NOW + timedelta(days=3)
+        late = h.text("解約したい", redelivery=True)
+        assert (await h.post_raw(*_signed(late))).status_code == 200
+        assert len(h.stub.delivered) == 1  # past LINE's redelivery period: a replay
+
+
+def _key(user: str = USER) -> str:
+    return session_key(ConversationKey(platform="line", workspace="-", user=user))
