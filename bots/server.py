@@ -29,6 +29,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import core.metrics  # noqa: F401  (registers the iijbot_ metrics so /metrics always lists them)
 from adapters.line import LineBot
+from adapters.line.flood import FloodGate
 from adapters.slack import SlackBot
 from bots.body_limit import MAX_BODY_BYTES, BodyLimitMiddleware
 from bots.settings import LineSettings, Settings, SettingsError, SlackSettings
@@ -57,6 +58,8 @@ def line_bot(line: LineSettings, runner: TurnRunner) -> PlatformBot:
         access_token=line.api.access_token,
         api_base_url=line.api.base_url,
         runner=runner,
+        redelivery=line.webhook_redelivery,
+        flood=FloodGate(),
     )
 
 

@@ -36,6 +36,7 @@ ENV_VARS = (
     "REDIS_URL",
     *LINE_SECRETS,
     "LINE_API_BASE_URL",
+    "LINE_WEBHOOK_REDELIVERY",
     *SLACK_SECRETS,
     "SLACK_API_URL",
     "IIJBOT_SESSION_TTL",
@@ -66,6 +67,9 @@ class LineSettings:
 
     channel_secret: str = field(repr=False)
     api: LineApi
+    # The channel has webhook redelivery on: a turn that cannot run is answered 500 so LINE
+    # sends it again (dedupe makes that exactly-once), instead of 200 and a busy notice.
+    webhook_redelivery: bool = False
 
 
 @dataclass(frozen=True)
@@ -104,9 +108,14 @@ class Settings:
         # slack_sdk joins method names onto its base URL, so it must end with '/'.
         slack_url = _http_url("SLACK_API_URL", DEFAULT_SLACK_API_URL, env).rstrip("/") + "/"
         line_api = LineApi(line_token, line_base) if line_token else None
+        redelivery = _switch("LINE_WEBHOOK_REDELIVERY", env.get("LINE_WEBHOOK_REDELIVERY"))
         return cls(
             redis_url=redis_url,
-            line=LineSettings(line_secret, line_api) if line_secret and line_api else None,
+            line=(
+                LineSettings(line_secret, line_api, webhook_redelivery=redelivery)
+                if line_secret and line_api
+                else None
+            ),
             slack=(
                 SlackSettings(slack_secret, slack_token, slack_url)
                 if slack_secret and slack_token

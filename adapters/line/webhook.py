@@ -23,6 +23,7 @@ from linebot.v3.webhook import SignatureValidator
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from adapters.line.flood import FloodGate, Verdict
 from adapters.line.parse import LineEvent, MalformedPayload, events_of, parse_event
 from adapters.line.replay import too_old
 from adapters.line.render import render_choice_page, render_notice, render_reply
@@ -55,12 +56,19 @@ class LineBot:
         api_base_url: str,
         runner: TurnRunner,
         loading_after: float = LOADING_AFTER,
+        redelivery: bool = False,
+        flood: FloodGate | None = None,
     ) -> None:
+        """redelivery: the channel has webhook redelivery on, so a turn that could not run
+        (store down, too busy) is answered 500 and LINE sends it again, instead of a busy
+        notice and a lost message. flood: per-conversation rate limit (None: none)."""
         self._validator = SignatureValidator(channel_secret)
         self._access_token = access_token
         self._api_base_url = api_base_url.rstrip("/")
         self._runner = runner
         self._loading_after = loading_after
+        self._redelivery = redelivery
+        self._flood = flood
         self._client: AsyncApiClient | None = None
         self._sender: LineSender | None = None
         self._deliveries: set[asyncio.Task[None]] = set()
@@ -101,33 +109,64 @@ class LineBot:
             return JSONResponse({"message": "not ready"}, status_code=503)
 
         handled = 0
+        redeliver = False
         outbox: list[Outgoing] = []
-        for raw in raw_events:
-            event = _parse_quietly(raw)
-            if event is None:
-                continue
-            if too_old(event.timestamp_ms, event.redelivery, self._runner.now()):
-                log.info(
-                    "line: ignored an old event %s (redelivery=%s)",
-                    event.event_id,
-                    event.redelivery,
-                )
-                continue
-            handled += 1
-            try:
-                messages = await self._handle_event(event, self._sender)
-            except Exception:
-                # A bug must not take the other events of this batch down, nor show the
-                # user a trace; the log keeps it (without the message text).
-                log.exception("line: event %s failed", event.event_id)
-                continue
-            if messages and event.reply_token:
-                outbox.append(Outgoing(event, messages))
-        if outbox:
-            self._spawn(self._deliver_all(self._sender, outbox))
+        try:
+            for raw in raw_events:
+                event = _parse_quietly(raw)
+                if event is None:
+                    continue
+                if too_old(event.timestamp_ms, event.redelivery, self._runner.now()):
+                    log.info(
+                        "line: ignored an old event %s (redelivery=%s)",
+                        event.event_id,
+                        event.redelivery,
+                    )
+                    continue
+                handled += 1
+                try:
+                    messages = await self._answer(event, self._sender)
+                except _Redeliver:
+                    redeliver = True  # the other events of the batch still run
+                    continue
+                except Exception:
+                    # A bug must not take the other events of this batch down, nor show the
+                    # user a trace; the log keeps it (without the message text).
+                    log.exception("line: event %s failed", event.event_id)
+                    continue
+                if messages and event.reply_token:
+                    outbox.append(Outgoing(event, messages))
+        finally:
+            # Whatever happened to later events, the committed ones are answered.
+            if outbox:
+                self._spawn(self._deliver_all(self._sender, outbox))
+        if redeliver:
+            # LINE redelivers the whole body; the events committed above are then
+            # recognised by their ids and answered nothing, the failed one runs again.
+            WEBHOOK_REQUESTS.labels(platform=PLATFORM, result="redeliver").inc()
+            return JSONResponse({"message": "try again"}, status_code=500)
         result = "ok" if handled else "ignored"
         WEBHOOK_REQUESTS.labels(platform=PLATFORM, result=result).inc()
         return JSONResponse({})
+
+    async def _answer(self, event: LineEvent, sender: LineSender) -> list[Message]:
+        """The event's turn, unless its conversation is over its rate."""
+        verdict = self._admit(event)
+        if verdict is Verdict.RUN:
+            return await self._handle_event(event, sender)
+        if verdict is Verdict.NOTICE:
+            log.info("line: conversation over its rate, asked to slow down (event %s)",
+                     event.event_id)
+            return render_notice(say("slow_down"))
+        return []  # over the rate and already told: dropped, nothing committed
+
+    def _admit(self, event: LineEvent) -> Verdict:
+        if self._flood is None:
+            return Verdict.RUN
+        key = event.inbound.key if event.inbound is not None else None
+        if key is None and event.page is not None:
+            key = event.page.key
+        return self._flood.admit(key.tag) if key is not None else Verdict.RUN
 
     async def drain(self) -> None:
         """Wait until every reply already handed to the background has been sent."""
@@ -189,10 +228,14 @@ class LineBot:
                     self._show_loading(sender, event)
                 outcome = await turn
         except (StoreUnavailable, TurnConflict) as exc:
-            # Answer politely and return 200 rather than 500: a 500 would make LINE
-            # redeliver, and the redelivered event would be answered long after we told
-            # the user to try again (a confusing second answer). The user retries instead.
             log.warning("line: turn not run (%s) for event %s", type(exc).__name__, event.event_id)
+            if self._redelivery:
+                # The channel redelivers: a 500 makes LINE send the event again, and the
+                # event-id dedupe makes the retry exactly-once. No notice, or the user
+                # would read "try again" and then get the real answer too.
+                raise _Redeliver from exc
+            # Without redelivery a 500 would lose the message as surely as a 200 does:
+            # answer politely and let the user send it again.
             return render_notice(say("busy"))
         if outcome.duplicate or outcome.reply is None:
             return []  # a redelivery already answered, or nothing to say
@@ -217,6 +260,10 @@ class LineBot:
         start = page.start if expect.node == page.node else 0
         choices = [Choice(label=c.label, value=c.value) for c in expect.choices]
         return render_choice_page(expect.node, choices, start)
+
+
+class _Redeliver(Exception):
+    """This event's turn could not run; the webhook must answer 500 so LINE redelivers."""
 
 
 def _parse_quietly(raw: dict[str, Any]) -> LineEvent | None:

@@ -17,6 +17,8 @@ import httpx
 import pytest
 import redis.asyncio as aioredis
 
+from adapters.line.flood import FloodGate
+from adapters.line.texts import say
 from bots.server import MAX_BODY_BYTES, create_app
 from bots.settings import Settings
 from core.clock import JST, FixedClock, to_jst
@@ -328,3 +330,56 @@ async def test_a_late_redelivery_within_lines_period_is_still_answered(
 
 def _key(user: str = USER) -> str:
     return session_key(ConversationKey(platform="line", workspace="-", user=user))
+
+
+# --- 8. redelivery instead of a lost message; flood control -----------------------------------
+
+
+async def test_with_redelivery_on_a_store_outage_is_a_500_then_the_redelivery_is_answered_once(
+    redis_url: str, aredis: aioredis.Redis
+) -> None:
+    async with line_harness("redis://127.0.0.1:1/0", NOW, redelivery=True) as down:
+        ev = down.text("解約したい")
+        resp = await down.post_raw(*_signed(ev))
+        # 500: LINE (redelivery on) sends the event again; no notice that would be followed
+        # by a second, real answer.
+        assert resp.status_code == 500
+        assert down.stub.delivered == []
+    async with line_harness(redis_url, NOW, redelivery=True) as up:
+        again = dict(ev, replyToken=up.stub.issue_reply_token())
+        again["deliveryContext"] = {"isRedelivery": True}
+        assert (await up.post_raw(*_signed(again))).status_code == 200
+        assert (await up.post_raw(*_signed(again))).status_code == 200  # LINE retried anyway
+        assert [d.target for d in up.stub.delivered] == [again["replyToken"]]
+        assert await aredis.get(_key()) is not None
+
+
+async def test_without_redelivery_a_store_outage_still_gets_the_busy_notice_and_200() -> None:
+    async with line_harness("redis://127.0.0.1:1/0", NOW) as h:
+        assert (await h.send(h.text("解約したい"))).status_code == 200
+        [d] = h.stub.delivered
+        assert d.messages == [{"type": "text", "text": BUSY}]
+
+
+async def test_a_flooding_user_gets_one_slow_down_and_others_are_still_answered(
+    redis_url: str,
+) -> None:
+    t = [0.0]
+    gate = FloodGate(clock=lambda: t[0])  # time stands still: nothing refills by itself
+    async with line_harness(redis_url, NOW, flood=gate) as h:
+        for _ in range(30):  # 30 messages "in the same second"
+            assert (await h.send(h.text("解約したい"))).status_code == 200
+        to_flooder = [d.messages for d in h.stub.delivered]
+        notices = [m for m in to_flooder if m == [{"type": "text", "text": say("slow_down")}]]
+        assert len(notices) == 1
+        assert len(to_flooder) == gate.burst + 1  # the burst answered, one notice, then quiet
+
+        other = h.text("解約したい", user="U2222")
+        await h.send(other)
+        assert h.stub.delivered[-1].target == other["replyToken"]  # others are not slowed
+
+        t[0] += 60.0  # a minute later the flooder is answered normally again
+        back = h.text("メニュー")
+        await h.send(back)
+        assert h.stub.delivered[-1].target == back["replyToken"]
+        assert h.stub.delivered[-1].messages != notices[0]

@@ -140,6 +140,18 @@ def test_unknown_log_level_is_rejected() -> None:
         Settings.from_env({"LOG_LEVEL": "verbose"})
 
 
+@pytest.mark.parametrize(("value", "expected"), [("1", True), ("0", False), (None, False)])
+def test_line_webhook_redelivery_switch(value: str | None, expected: bool) -> None:
+    env = FULL if value is None else {**FULL, "LINE_WEBHOOK_REDELIVERY": value}
+    line = Settings.from_env(env).line
+    assert line is not None and line.webhook_redelivery is expected
+
+
+def test_line_webhook_redelivery_rejects_anything_but_1_or_0() -> None:
+    with pytest.raises(SettingsError, match="LINE_WEBHOOK_REDELIVERY"):
+        Settings.from_env({**FULL, "LINE_WEBHOOK_REDELIVERY": "yes"})
+
+
 @pytest.mark.parametrize(("value", "expected"), [("1", True), ("0", False)])
 def test_log_text_switch(value: str, expected: bool) -> None:
     assert Settings.from_env({"IIJBOT_LOG_TEXT": value}).log_text is expected
@@ -229,6 +241,7 @@ def test_every_documented_variable_is_read() -> None:
         "IIJBOT_SESSION_TTL": "120",
         "LOG_LEVEL": "ERROR",
         "IIJBOT_LOG_TEXT": "1",
+        "LINE_WEBHOOK_REDELIVERY": "1",
     }
     assert set(changed) == set(ENV_VARS)
     for name, value in changed.items():
