@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
 import logging
 import sys
 import time
@@ -124,8 +125,9 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
     routes = [
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
-        Route("/metrics", metrics, methods=["GET"]),
     ]
+    if settings.metrics_token is not None:
+        routes.append(Route("/metrics", _metrics(settings.metrics_token), methods=["GET"]))
     routes += [Route(m.route, _webhook(m.name), methods=["POST"]) for m in mounts]
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.runtime = runtime
@@ -166,6 +168,7 @@ async def _start(runtime: _Runtime, settings: Settings, clock: Clock, mounts: li
             "store": "redis" if settings.redis_url else "memory",
             "platforms": ",".join(runtime.bots) or "none",
             "session_ttl": settings.session_ttl,
+            "metrics": "token" if settings.metrics_token else "off",
         },
     )
 
@@ -242,9 +245,23 @@ async def _unready_reason(store: SessionStore | None) -> str | None:
     return None if ok else "session store unreachable"
 
 
-async def metrics(request: Request) -> Response:
-    encoder, content_type = choose_encoder(request.headers.get("accept", ""))
-    return Response(encoder(REGISTRY), headers={"Content-Type": content_type})
+def _metrics(token: str) -> Callable[[Request], Awaitable[Response]]:
+    """/metrics behind a bearer token. The webhooks must be public, so this port is; the
+    counters (traffic, errors, platforms in use) are for the operator's scraper only."""
+    expected = f"Bearer {token}".encode()
+
+    async def metrics(request: Request) -> Response:
+        given = request.headers.get("authorization", "").encode()
+        if not hmac.compare_digest(given, expected):
+            return JSONResponse(
+                {"error": "metrics need a bearer token"},
+                status_code=401,
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        encoder, content_type = choose_encoder(request.headers.get("accept", ""))
+        return Response(encoder(REGISTRY), headers={"Content-Type": content_type})
+
+    return metrics
 
 
 class AccessLogMiddleware:

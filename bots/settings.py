@@ -42,9 +42,12 @@ ENV_VARS = (
     "IIJBOT_SESSION_TTL",
     "LOG_LEVEL",
     "IIJBOT_LOG_TEXT",
+    "IIJBOT_METRICS_TOKEN",
 )
 # Variables whose values are credentials (REDIS_URL may carry a password too).
-SECRET_ENV_VARS = ("REDIS_URL", *LINE_SECRETS, *SLACK_SECRETS)
+SECRET_ENV_VARS = ("REDIS_URL", *LINE_SECRETS, *SLACK_SECRETS, "IIJBOT_METRICS_TOKEN")
+# A bearer token shorter than this is guessable by anyone who can reach the port.
+MIN_METRICS_TOKEN = 16
 
 
 class SettingsError(ValueError):
@@ -91,6 +94,8 @@ class Settings:
     session_ttl: int = DEFAULT_SESSION_TTL
     log_level: str = DEFAULT_LOG_LEVEL
     log_text: bool = False
+    # /metrics answers only `Authorization: Bearer <token>`; None: /metrics is not served.
+    metrics_token: str | None = field(default=None, repr=False)
     # Names of the platform secrets the environment left unset, so the log can say what a
     # platform that is not mounted lacks.
     unset: frozenset[str] = field(default=frozenset(PLATFORM_SECRETS), repr=False)
@@ -125,6 +130,7 @@ class Settings:
             session_ttl=_session_ttl(env.get("IIJBOT_SESSION_TTL")),
             log_level=_log_level(env.get("LOG_LEVEL")),
             log_text=_switch("IIJBOT_LOG_TEXT", env.get("IIJBOT_LOG_TEXT")),
+            metrics_token=_metrics_token(env.get("IIJBOT_METRICS_TOKEN")),
             unset=frozenset(name for name in PLATFORM_SECRETS if env.get(name) is None),
             credentials=tuple(
                 v for v in (line_secret, line_token, slack_secret, slack_token) if v is not None
@@ -142,7 +148,7 @@ class Settings:
 
     def secret_values(self) -> tuple[str, ...]:
         """Every configured credential, for the log redaction filter."""
-        found = [*self.credentials, _redis_password(self.redis_url)]
+        found = [*self.credentials, _redis_password(self.redis_url), self.metrics_token]
         if self.line is not None:
             found += [self.line.channel_secret, self.line.api.access_token]
         if self.line_api is not None:
@@ -158,6 +164,7 @@ class Settings:
             f"redis_url={'set' if self.redis_url else 'unset'}",
             f"line={'on' if self.line else 'off'}",
             f"slack={'on' if self.slack else 'off'}",
+            f"metrics={'token' if self.metrics_token else 'off'}",
         )
         return f"Settings({shown}, {', '.join(flags)})"
 
@@ -225,6 +232,15 @@ def _session_ttl(value: str | None) -> int:
             f" seconds, got {ttl}"
         )
     return ttl
+
+
+def _metrics_token(value: str | None) -> str | None:
+    if value is not None and len(value) < MIN_METRICS_TOKEN:
+        raise SettingsError(
+            f"IIJBOT_METRICS_TOKEN must be at least {MIN_METRICS_TOKEN} characters"
+            " (e.g. openssl rand -hex 24); unset it to turn /metrics off"
+        )
+    return value
 
 
 def _log_level(value: str | None) -> str:

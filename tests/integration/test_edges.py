@@ -383,3 +383,25 @@ async def test_a_flooding_user_gets_one_slow_down_and_others_are_still_answered(
         await h.send(back)
         assert h.stub.delivered[-1].target == back["replyToken"]
         assert h.stub.delivered[-1].messages != notices[0]
+
+
+# --- 9. /metrics is not open on the public port ------------------------------------------------
+
+
+async def test_metrics_answer_only_with_the_bearer_token(redis_url: str) -> None:
+    token = "metrics-token-5f0c2a9e"
+    async with composed(redis_url, IIJBOT_METRICS_TOKEN=token) as c:
+        anonymous = await c.http.get(f"{c.url}/metrics")
+        wrong = await c.http.get(f"{c.url}/metrics", headers={"Authorization": "Bearer nope"})
+        right = await c.http.get(
+            f"{c.url}/metrics", headers={"Authorization": f"Bearer {token}"}
+        )
+    assert anonymous.status_code == 401 and wrong.status_code == 401
+    assert "iijbot_turns_total" not in anonymous.text + wrong.text
+    assert right.status_code == 200 and "# TYPE iijbot_turns_total" in right.text
+
+
+async def test_metrics_are_not_served_without_a_token(redis_url: str) -> None:
+    async with composed(redis_url) as c:
+        resp = await c.http.get(f"{c.url}/metrics")
+    assert resp.status_code == 404

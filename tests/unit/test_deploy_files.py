@@ -59,6 +59,7 @@ def app_paths() -> set[str]:
     everything = Settings(
         line=LineSettings(channel_secret="s", api=LineApi(access_token="t")),
         slack=SlackSettings(signing_secret="s", bot_token="t"),
+        metrics_token="m" * 16,
     )
     return {route.path for route in create_app(everything).routes}  # type: ignore[attr-defined]
 

@@ -147,6 +147,20 @@ def test_line_webhook_redelivery_switch(value: str | None, expected: bool) -> No
     assert line is not None and line.webhook_redelivery is expected
 
 
+def test_a_short_metrics_token_is_refused_without_echoing_it() -> None:
+    with pytest.raises(SettingsError, match="IIJBOT_METRICS_TOKEN") as err:
+        Settings.from_env({"IIJBOT_METRICS_TOKEN": "guessable"})
+    assert "guessable" not in str(err.value)
+
+
+def test_the_metrics_token_is_a_secret() -> None:
+    token = "metrics-token-0123456789"
+    settings = Settings.from_env({"IIJBOT_METRICS_TOKEN": token})
+    assert settings.metrics_token == token
+    assert token in settings.secret_values()
+    assert token not in repr(settings) and "metrics=token" in repr(settings)
+
+
 def test_line_webhook_redelivery_rejects_anything_but_1_or_0() -> None:
     with pytest.raises(SettingsError, match="LINE_WEBHOOK_REDELIVERY"):
         Settings.from_env({**FULL, "LINE_WEBHOOK_REDELIVERY": "yes"})
@@ -242,6 +256,7 @@ def test_every_documented_variable_is_read() -> None:
         "LOG_LEVEL": "ERROR",
         "IIJBOT_LOG_TEXT": "1",
         "LINE_WEBHOOK_REDELIVERY": "1",
+        "IIJBOT_METRICS_TOKEN": "t" * 16,
     }
     assert set(changed) == set(ENV_VARS)
     for name, value in changed.items():
