@@ -42,7 +42,18 @@ from core.turn import TurnRunner
 log = logging.getLogger("iijbot.server")
 
 READY_TIMEOUT = 1.5  # seconds: a probe must get an answer well inside its own timeout
-STOP_TIMEOUT = 5.0  # seconds per adapter on shutdown
+# The shutdown budget, in seconds after SIGTERM. uvicorn first lets webhooks in flight
+# finish (REQUEST_GRACE; a webhook runs its turns inline, a few Redis round trips), then the
+# lifespan stops the adapters, which deliver every reply already committed (REPLY_DRAIN:
+# LINE's push retries included), then closes the store. A reply dropped here is a
+# committed answer the user never sees, so the container's grace period must cover all of
+# it: deploy/compose.yaml stop_grace_period ≥ SHUTDOWN_SECONDS, deploy/k8s
+# terminationGracePeriodSeconds ≥ its preStop pause + SHUTDOWN_SECONDS
+# (tests/unit/test_deploy_files.py checks both).
+REQUEST_GRACE = 10
+REPLY_DRAIN = 20.0
+STOP_TIMEOUT = REPLY_DRAIN + 5.0  # the adapters together: their drain, then closing clients
+SHUTDOWN_SECONDS = REQUEST_GRACE + STOP_TIMEOUT
 
 
 class PlatformBot(Protocol):
@@ -59,6 +70,7 @@ def line_bot(line: LineSettings, runner: TurnRunner) -> PlatformBot:
         access_token=line.api.access_token,
         api_base_url=line.api.base_url,
         runner=runner,
+        drain_timeout=REPLY_DRAIN,
         redelivery=line.webhook_redelivery,
         flood=FloodGate(),
     )
@@ -188,11 +200,8 @@ async def _warn_if_unreachable(store: SessionStore) -> None:
 
 async def _stop(runtime: _Runtime) -> None:
     # Adapters first (they may still be sending replies that were committed), then the store.
-    for name, bot in reversed(list(runtime.bots.items())):
-        try:
-            await asyncio.wait_for(bot.stop(), STOP_TIMEOUT)
-        except Exception:
-            log.exception("platform did not stop cleanly", extra={"platform": name})
+    # Together, not one after the other: each drains within the one shared budget.
+    await asyncio.gather(*(_stop_bot(name, bot) for name, bot in runtime.bots.items()))
     runtime.bots.clear()
     if runtime.store is not None:
         try:
@@ -200,6 +209,13 @@ async def _stop(runtime: _Runtime) -> None:
         except Exception:
             log.exception("session store did not close cleanly")
         runtime.store = None
+
+
+async def _stop_bot(name: str, bot: PlatformBot) -> None:
+    try:
+        await asyncio.wait_for(bot.stop(), STOP_TIMEOUT)
+    except Exception:
+        log.exception("platform did not stop cleanly", extra={"platform": name})
 
 
 def _webhook(platform: str) -> Callable[[Request], Awaitable[Response]]:
@@ -324,5 +340,5 @@ def serve(host: str, port: int) -> None:
         access_log=False,  # AccessLogMiddleware logs paths without query strings
         log_config=None,  # keep configure_logging's single redacting handler
         server_header=False,
-        timeout_graceful_shutdown=10,  # let in-flight webhooks commit and reply
+        timeout_graceful_shutdown=REQUEST_GRACE,  # webhooks in flight commit (see above)
     )

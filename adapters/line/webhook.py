@@ -37,7 +37,7 @@ log = logging.getLogger("iijbot.line")
 
 PLATFORM = "line"
 LOADING_AFTER = 1.0  # seconds; a faster answer never shows the animation
-DRAIN_TIMEOUT = 30.0  # seconds stop() waits for replies still on their way
+DRAIN_TIMEOUT = 20.0  # seconds stop() waits for replies still on their way (bots/server.py)
 LOADING_GRACE = 2.0  # seconds a reply waits for its loading-animation call to be answered
 
 
@@ -56,6 +56,7 @@ class LineBot:
         api_base_url: str,
         runner: TurnRunner,
         loading_after: float = LOADING_AFTER,
+        drain_timeout: float = DRAIN_TIMEOUT,
         redelivery: bool = False,
         flood: FloodGate | None = None,
     ) -> None:
@@ -67,6 +68,7 @@ class LineBot:
         self._api_base_url = api_base_url.rstrip("/")
         self._runner = runner
         self._loading_after = loading_after
+        self._drain_timeout = drain_timeout
         self._redelivery = redelivery
         self._flood = flood
         self._client: AsyncApiClient | None = None
@@ -84,7 +86,7 @@ class LineBot:
 
     async def stop(self) -> None:
         try:
-            await asyncio.wait_for(self.drain(), DRAIN_TIMEOUT)
+            await asyncio.wait_for(self.drain(), self._drain_timeout)
         except TimeoutError:
             log.warning("line: stopped with replies still pending")
         if self._client is not None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import signal
 import socket
 import time
 from collections.abc import AsyncIterator, Callable
@@ -282,8 +283,12 @@ class MovingClock:
 
 
 def _signed(ev: dict[str, Any]) -> tuple[bytes, str]:
-    body = json.dumps({"destination": "Ubot", "events": [ev]}, ensure_ascii=False).encode()
-    return body, line_stub.sign(body)
+    return _signed_batch(ev)
+
+
+def _signed_batch(*events: dict[str, Any]) -> tuple[bytes, str]:
+    body = json.dumps({"destination": "Ubot", "events": list(events)}, ensure_ascii=False)
+    return body.encode(), line_stub.sign(body.encode())
 
 
 async def _forget_dedupe_keys(r: aioredis.Redis) -> None:
@@ -405,3 +410,48 @@ async def test_metrics_are_not_served_without_a_token(redis_url: str) -> None:
     async with composed(redis_url) as c:
         resp = await c.http.get(f"{c.url}/metrics")
     assert resp.status_code == 404
+
+
+# --- 6. replies in flight at SIGTERM are delivered ------------------------------------------
+
+
+async def test_replies_in_flight_at_sigterm_are_delivered_before_the_process_exits(
+    redis_url: str,
+) -> None:
+    from tests.integration.test_server import closed_port, serve_process, wait_healthy
+
+    stub = LineStub()
+    gate = stub.hold("/v2/bot/message/reply")
+    async with serve(stub.app()) as stub_url, httpx.AsyncClient(timeout=CLIENT_TIMEOUT) as http:
+        port = closed_port()
+        env = {
+            "REDIS_URL": redis_url,
+            "LINE_CHANNEL_SECRET": line_stub.CHANNEL_SECRET,
+            "LINE_CHANNEL_ACCESS_TOKEN": line_stub.ACCESS_TOKEN,
+            "LINE_API_BASE_URL": stub_url,
+        }
+        proc = serve_process(env, port)
+        try:
+            await asyncio.to_thread(wait_healthy, proc, port)
+            h = LineHarness(stub=stub, bot_url=f"http://127.0.0.1:{port}", http=http, bot=None,  # type: ignore[arg-type]
+                            now=datetime.now(JST))
+            first, second = h.text("解約したい"), h.text("解約したい", user="U2222")
+            body, signature = _signed_batch(first, second)
+            resp = await http.post(
+                h.webhook,
+                content=body,
+                headers={"content-type": "application/json", "x-line-signature": signature},
+            )
+            assert resp.status_code == 200
+            # The first reply is at LINE (held there), the second queued behind it.
+            await asyncio.wait_for(_until(lambda: bool(stub.requests)), CLIENT_TIMEOUT)
+            proc.send_signal(signal.SIGTERM)
+            # Held longer than the 5 s the server used to give its adapters on shutdown.
+            await asyncio.sleep(6)
+        finally:
+            gate.set()
+            _, err = await asyncio.to_thread(proc.communicate, timeout=60)
+    assert proc.returncode in (0, -signal.SIGTERM), err
+    assert sorted(d.target for d in stub.delivered) == sorted(
+        [first["replyToken"], second["replyToken"]]
+    ), err
