@@ -6,8 +6,11 @@ message that LINE would not redeliver). The replies go out right after, in a tra
 background task, so a slow LINE API (10 s timeouts, push retries) never holds the
 webhook response long enough for LINE to time out and redeliver. Replies are therefore
 sent only after the commit, as docs/design.md requires. The loading animation of a slow
-turn is asked for in the background too: the 200 never waits for any call to LINE. Should LINE redeliver anyway, the
-store's event-id dedupe answers the redelivery with nothing.
+turn is asked for in the background too: the 200 never waits for any call to LINE.
+Should LINE redeliver anyway, the store's event-id dedupe answers the redelivery with
+nothing. Before a turn: old events (a replayed body) are ignored, and a conversation
+flooding us is told once to slow down (adapters/line/replay.py, flood.py); with
+redelivery on, a turn that cannot run answers 500 instead of a busy notice.
 """
 
 from __future__ import annotations
@@ -25,8 +28,8 @@ from starlette.responses import JSONResponse, Response
 
 from adapters.line.flood import FloodGate, Verdict
 from adapters.line.parse import LineEvent, MalformedPayload, events_of, parse_event
-from adapters.line.replay import too_old
 from adapters.line.render import render_choice_page, render_notice, render_reply
+from adapters.line.replay import too_old
 from adapters.line.send import LineSender
 from adapters.line.texts import say
 from core.metrics import WEBHOOK_REQUESTS
@@ -157,8 +160,9 @@ class LineBot:
         if verdict is Verdict.RUN:
             return await self._handle_event(event, sender)
         if verdict is Verdict.NOTICE:
-            log.info("line: conversation over its rate, asked to slow down (event %s)",
-                     event.event_id)
+            log.info(
+                "line: conversation over its rate, asked to slow down (event %s)", event.event_id
+            )
             return render_notice(say("slow_down"))
         return []  # over the rate and already told: dropped, nothing committed
 

@@ -49,9 +49,7 @@ class Composed:
 
 
 @contextlib.asynccontextmanager
-async def composed(
-    redis_url: str, now: datetime = NOW, **env: str
-) -> AsyncIterator[Composed]:
+async def composed(redis_url: str, now: datetime = NOW, **env: str) -> AsyncIterator[Composed]:
     """create_app with LINE and Slack mounted, each against its stub."""
     stub = LineStub()
     sstub = slack_stub.SlackStub(token=slack_stub.BOT_TOKEN)
@@ -398,9 +396,7 @@ async def test_metrics_answer_only_with_the_bearer_token(redis_url: str) -> None
     async with composed(redis_url, IIJBOT_METRICS_TOKEN=token) as c:
         anonymous = await c.http.get(f"{c.url}/metrics")
         wrong = await c.http.get(f"{c.url}/metrics", headers={"Authorization": "Bearer nope"})
-        right = await c.http.get(
-            f"{c.url}/metrics", headers={"Authorization": f"Bearer {token}"}
-        )
+        right = await c.http.get(f"{c.url}/metrics", headers={"Authorization": f"Bearer {token}"})
     assert anonymous.status_code == 401 and wrong.status_code == 401
     assert "iijbot_turns_total" not in anonymous.text + wrong.text
     assert right.status_code == 200 and "# TYPE iijbot_turns_total" in right.text
@@ -433,8 +429,8 @@ async def test_replies_in_flight_at_sigterm_are_delivered_before_the_process_exi
         proc = serve_process(env, port)
         try:
             await asyncio.to_thread(wait_healthy, proc, port)
-            h = LineHarness(stub=stub, bot_url=f"http://127.0.0.1:{port}", http=http, bot=None,  # type: ignore[arg-type]
-                            now=datetime.now(JST))
+            url = f"http://127.0.0.1:{port}"
+            h = LineHarness(stub=stub, bot_url=url, http=http, bot=None, now=datetime.now(JST))
             first, second = h.text("解約したい"), h.text("解約したい", user="U2222")
             body, signature = _signed_batch(first, second)
             resp = await http.post(

@@ -183,9 +183,7 @@ def test_metrics_expose_iijbot_metrics_in_prometheus_text_format(redis_url: str)
     settings = Settings.from_env({"REDIS_URL": redis_url, "IIJBOT_METRICS_TOKEN": METRICS_TOKEN})
     with running(settings) as client:
         r = client.get("/metrics", headers=SCRAPE)
-        om = client.get(
-            "/metrics", headers={**SCRAPE, "Accept": "application/openmetrics-text"}
-        )
+        om = client.get("/metrics", headers={**SCRAPE, "Accept": "application/openmetrics-text"})
     assert r.status_code == 200
     assert r.headers["content-type"].startswith("text/plain; version=0.0.4")
     for name in ("iijbot_turns_total", "iijbot_turn_seconds", "iijbot_webhook_requests_total"):
