@@ -72,7 +72,7 @@ def line_bot(line: LineSettings, runner: TurnRunner) -> PlatformBot:
         runner=runner,
         drain_timeout=REPLY_DRAIN,
         redelivery=line.webhook_redelivery,
-        flood=FloodGate(),
+        flood=FloodGate(burst=line.flood_burst) if line.flood_burst else None,
     )
 
 

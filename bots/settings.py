@@ -37,6 +37,7 @@ ENV_VARS = (
     *LINE_SECRETS,
     "LINE_API_BASE_URL",
     "LINE_WEBHOOK_REDELIVERY",
+    "IIJBOT_FLOOD_BURST",
     *SLACK_SECRETS,
     "SLACK_API_URL",
     "IIJBOT_SESSION_TTL",
@@ -46,6 +47,10 @@ ENV_VARS = (
 )
 # Variables whose values are credentials (REDIS_URL may carry a password too).
 SECRET_ENV_VARS = ("REDIS_URL", *LINE_SECRETS, *SLACK_SECRETS, "IIJBOT_METRICS_TOKEN")
+# Turns one LINE conversation may take at once before it is asked to slow down (it earns
+# one back a second; adapters/line/flood.py). 0 turns flood control off (load tests).
+DEFAULT_FLOOD_BURST = 10
+MAX_FLOOD_BURST = 1000
 # A bearer token shorter than this is guessable by anyone who can reach the port.
 MIN_METRICS_TOKEN = 16
 
@@ -73,6 +78,7 @@ class LineSettings:
     # The channel has webhook redelivery on: a turn that cannot run is answered 500 so LINE
     # sends it again (dedupe makes that exactly-once), instead of 200 and a busy notice.
     webhook_redelivery: bool = False
+    flood_burst: int = DEFAULT_FLOOD_BURST  # 0: no flood control
 
 
 @dataclass(frozen=True)
@@ -114,10 +120,13 @@ class Settings:
         slack_url = _http_url("SLACK_API_URL", DEFAULT_SLACK_API_URL, env).rstrip("/") + "/"
         line_api = LineApi(line_token, line_base) if line_token else None
         redelivery = _switch("LINE_WEBHOOK_REDELIVERY", env.get("LINE_WEBHOOK_REDELIVERY"))
+        burst = _flood_burst(env.get("IIJBOT_FLOOD_BURST"))
         return cls(
             redis_url=redis_url,
             line=(
-                LineSettings(line_secret, line_api, webhook_redelivery=redelivery)
+                LineSettings(
+                    line_secret, line_api, webhook_redelivery=redelivery, flood_burst=burst
+                )
                 if line_secret and line_api
                 else None
             ),
@@ -232,6 +241,21 @@ def _session_ttl(value: str | None) -> int:
             f" seconds, got {ttl}"
         )
     return ttl
+
+
+def _flood_burst(value: str | None) -> int:
+    if value is None:
+        return DEFAULT_FLOOD_BURST
+    try:
+        burst = int(value)
+    except ValueError:
+        burst = -1
+    if not 0 <= burst <= MAX_FLOOD_BURST:
+        raise SettingsError(
+            f"IIJBOT_FLOOD_BURST must be a whole number from 0 (off) to {MAX_FLOOD_BURST},"
+            f" got {value!r}"
+        )
+    return burst
 
 
 def _metrics_token(value: str | None) -> str | None:

@@ -167,14 +167,15 @@ async def test_line_body_nested_100000_deep_is_a_400_not_a_500(server: Composed)
     assert resp.status_code == 400
 
 
+@pytest.mark.parametrize("poison_first", [True, False])
 async def test_a_poison_postback_does_not_stop_the_other_events_replies(
-    server: Composed, aredis: aioredis.Redis
+    server: Composed, poison_first: bool
 ) -> None:
     h = server.line
     # Postback data is ours to parse, and LINE passes whatever a client put there.
     poison = h.postback('{"n":' + "[" * 100_000 + "]" * 100_000 + "}", user="Upoison")
     good = h.text("解約したい")
-    resp = await h.send(poison, good)
+    resp = await h.send(*((poison, good) if poison_first else (good, poison)))
     assert resp.status_code == 200
     assert [d.target for d in h.stub.delivered] == [good["replyToken"]]
 
@@ -451,3 +452,13 @@ async def test_replies_in_flight_at_sigterm_are_delivered_before_the_process_exi
     assert sorted(d.target for d in stub.delivered) == sorted(
         [first["replyToken"], second["replyToken"]]
     ), err
+
+
+async def test_the_composed_server_has_flood_control_as_configured(redis_url: str) -> None:
+    async with composed(redis_url, IIJBOT_FLOOD_BURST="2") as c:
+        h = c.line
+        # One body of six messages from one user: far faster than the bucket refills.
+        await h.send(*(h.text("解約したい") for _ in range(6)))
+        texts = [d.messages for d in h.stub.delivered]
+    assert len(texts) == 3
+    assert texts[-1] == [{"type": "text", "text": say("slow_down")}]

@@ -161,6 +161,19 @@ def test_the_metrics_token_is_a_secret() -> None:
     assert token not in repr(settings) and "metrics=token" in repr(settings)
 
 
+@pytest.mark.parametrize(("value", "expected"), [(None, 10), ("0", 0), ("25", 25)])
+def test_flood_burst_defaults_to_10_and_0_turns_it_off(value: str | None, expected: int) -> None:
+    env = FULL if value is None else {**FULL, "IIJBOT_FLOOD_BURST": value}
+    line = Settings.from_env(env).line
+    assert line is not None and line.flood_burst == expected
+
+
+@pytest.mark.parametrize("value", ["-1", "1001", "lots", "2.5"])
+def test_flood_burst_rejects_nonsense(value: str) -> None:
+    with pytest.raises(SettingsError, match="IIJBOT_FLOOD_BURST"):
+        Settings.from_env({**FULL, "IIJBOT_FLOOD_BURST": value})
+
+
 def test_line_webhook_redelivery_rejects_anything_but_1_or_0() -> None:
     with pytest.raises(SettingsError, match="LINE_WEBHOOK_REDELIVERY"):
         Settings.from_env({**FULL, "LINE_WEBHOOK_REDELIVERY": "yes"})
@@ -256,6 +269,7 @@ def test_every_documented_variable_is_read() -> None:
         "LOG_LEVEL": "ERROR",
         "IIJBOT_LOG_TEXT": "1",
         "LINE_WEBHOOK_REDELIVERY": "1",
+        "IIJBOT_FLOOD_BURST": "0",
         "IIJBOT_METRICS_TOKEN": "t" * 16,
     }
     assert set(changed) == set(ENV_VARS)
