@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
 import logging
 import sys
 import time
@@ -29,8 +30,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import core.metrics  # noqa: F401  (registers the iijbot_ metrics so /metrics always lists them)
 from adapters.line import LineBot
+from adapters.line.flood import FloodGate
 from adapters.slack import SlackBot
 from adapters.slack.desk import SlackDesk
+from bots.body_limit import MAX_BODY_BYTES, BodyLimitMiddleware
 from bots.settings import LineSettings, Settings, SettingsError, SlackSettings
 from core.clock import Clock, SystemClock
 from core.handoff import HandoffSetup
@@ -42,7 +45,18 @@ from core.turn import TurnRunner
 log = logging.getLogger("iijbot.server")
 
 READY_TIMEOUT = 1.5  # seconds: a probe must get an answer well inside its own timeout
-STOP_TIMEOUT = 5.0  # seconds per adapter on shutdown
+# The shutdown budget, in seconds after SIGTERM. uvicorn first lets webhooks in flight
+# finish (REQUEST_GRACE; a webhook runs its turns inline, a few Redis round trips), then the
+# lifespan stops the adapters, which deliver every reply already committed (REPLY_DRAIN:
+# LINE's push retries included), then closes the store. A reply dropped here is a
+# committed answer the user never sees, so the container's grace period must cover all of
+# it: deploy/compose.yaml stop_grace_period ≥ SHUTDOWN_SECONDS, deploy/k8s
+# terminationGracePeriodSeconds ≥ its preStop pause + SHUTDOWN_SECONDS
+# (tests/unit/test_deploy_files.py checks both).
+REQUEST_GRACE = 10
+REPLY_DRAIN = 20.0
+STOP_TIMEOUT = REPLY_DRAIN + 5.0  # the adapters together: their drain, then closing clients
+SHUTDOWN_SECONDS = REQUEST_GRACE + STOP_TIMEOUT
 
 
 class PlatformBot(Protocol):
@@ -59,6 +73,9 @@ def line_bot(line: LineSettings, runner: TurnRunner) -> PlatformBot:
         access_token=line.api.access_token,
         api_base_url=line.api.base_url,
         runner=runner,
+        drain_timeout=REPLY_DRAIN,
+        redelivery=line.webhook_redelivery,
+        flood=FloodGate(burst=line.flood_burst) if line.flood_burst else None,
     )
 
 
@@ -138,12 +155,15 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
     routes = [
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
-        Route("/metrics", metrics, methods=["GET"]),
     ]
+    if settings.metrics_token is not None:
+        routes.append(Route("/metrics", _metrics(settings.metrics_token), methods=["GET"]))
     routes += [Route(m.route, _webhook(m.name), methods=["POST"]) for m in mounts]
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.runtime = runtime
-    app.add_middleware(AccessLogMiddleware)
+    webhooks = {m.route: m.name for m in mounts}
+    app.add_middleware(BodyLimitMiddleware, platforms=webhooks, limit=MAX_BODY_BYTES)
+    app.add_middleware(AccessLogMiddleware)  # outermost: a 413 is logged like any answer
     return app
 
 
@@ -208,6 +228,7 @@ async def _start(
             "store": "redis" if settings.redis_url else "memory",
             "platforms": ",".join(runtime.bots) or "none",
             "session_ttl": settings.session_ttl,
+            "metrics": "token" if settings.metrics_token else "off",
         },
     )
 
@@ -227,11 +248,8 @@ async def _warn_if_unreachable(store: SessionStore) -> None:
 
 async def _stop(runtime: _Runtime) -> None:
     # Adapters first (they may still be sending replies that were committed), then the store.
-    for name, bot in reversed(list(runtime.bots.items())):
-        try:
-            await asyncio.wait_for(bot.stop(), STOP_TIMEOUT)
-        except Exception:
-            log.exception("platform did not stop cleanly", extra={"platform": name})
+    # Together, not one after the other: each drains within the one shared budget.
+    await asyncio.gather(*(_stop_bot(name, bot) for name, bot in runtime.bots.items()))
     runtime.bots.clear()
     if runtime.store is not None:
         try:
@@ -239,6 +257,13 @@ async def _stop(runtime: _Runtime) -> None:
         except Exception:
             log.exception("session store did not close cleanly")
         runtime.store = None
+
+
+async def _stop_bot(name: str, bot: PlatformBot) -> None:
+    try:
+        await asyncio.wait_for(bot.stop(), STOP_TIMEOUT)
+    except Exception:
+        log.exception("platform did not stop cleanly", extra={"platform": name})
 
 
 def _webhook(platform: str) -> Callable[[Request], Awaitable[Response]]:
@@ -284,9 +309,23 @@ async def _unready_reason(store: SessionStore | None) -> str | None:
     return None if ok else "session store unreachable"
 
 
-async def metrics(request: Request) -> Response:
-    encoder, content_type = choose_encoder(request.headers.get("accept", ""))
-    return Response(encoder(REGISTRY), headers={"Content-Type": content_type})
+def _metrics(token: str) -> Callable[[Request], Awaitable[Response]]:
+    """/metrics behind a bearer token. The webhooks must be public, so this port is; the
+    counters (traffic, errors, platforms in use) are for the operator's scraper only."""
+    expected = f"Bearer {token}".encode()
+
+    async def metrics(request: Request) -> Response:
+        given = request.headers.get("authorization", "").encode()
+        if not hmac.compare_digest(given, expected):
+            return JSONResponse(
+                {"error": "metrics need a bearer token"},
+                status_code=401,
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        encoder, content_type = choose_encoder(request.headers.get("accept", ""))
+        return Response(encoder(REGISTRY), headers={"Content-Type": content_type})
+
+    return metrics
 
 
 class AccessLogMiddleware:
@@ -349,5 +388,5 @@ def serve(host: str, port: int) -> None:
         access_log=False,  # AccessLogMiddleware logs paths without query strings
         log_config=None,  # keep configure_logging's single redacting handler
         server_header=False,
-        timeout_graceful_shutdown=10,  # let in-flight webhooks commit and reply
+        timeout_graceful_shutdown=REQUEST_GRACE,  # webhooks in flight commit (see above)
     )

@@ -48,6 +48,8 @@ ENV_VARS = (
     "REDIS_URL",
     *LINE_SECRETS,
     "LINE_API_BASE_URL",
+    "LINE_WEBHOOK_REDELIVERY",
+    "IIJBOT_FLOOD_BURST",
     *SLACK_SECRETS,
     "SLACK_API_URL",
     "IIJBOT_SESSION_TTL",
@@ -58,9 +60,22 @@ ENV_VARS = (
     "SLACK_HANDOFF_CHANNEL",
     "IIJBOT_SUPPORT_HOURS",
     "IIJBOT_HANDOFF_TTL",
+    "IIJBOT_METRICS_TOKEN",
 )
 # Variables whose values are credentials (REDIS_URL may carry a password too).
-SECRET_ENV_VARS = ("REDIS_URL", *LINE_SECRETS, *SLACK_SECRETS, "IIJBOT_HASH_KEY")
+SECRET_ENV_VARS = (
+    "REDIS_URL",
+    *LINE_SECRETS,
+    *SLACK_SECRETS,
+    "IIJBOT_HASH_KEY",
+    "IIJBOT_METRICS_TOKEN",
+)
+# Turns one LINE conversation may take at once before it is asked to slow down (it earns
+# one back a second; adapters/line/flood.py). 0 turns flood control off (load tests).
+DEFAULT_FLOOD_BURST = 10
+MAX_FLOOD_BURST = 1000
+# A bearer token shorter than this is guessable by anyone who can reach the port.
+MIN_METRICS_TOKEN = 16
 
 
 class SettingsError(ValueError):
@@ -83,6 +98,10 @@ class LineSettings:
 
     channel_secret: str = field(repr=False)
     api: LineApi
+    # The channel has webhook redelivery on: a turn that cannot run is answered 500 so LINE
+    # sends it again (dedupe makes that exactly-once), instead of 200 and a busy notice.
+    webhook_redelivery: bool = False
+    flood_burst: int = DEFAULT_FLOOD_BURST  # 0: no flood control
 
 
 @dataclass(frozen=True)
@@ -116,6 +135,8 @@ class Settings:
         default_factory=lambda: SupportHours.parse(DEFAULT_HOURS)
     )
     handoff_ttl: int = DEFAULT_TTL  # IIJBOT_HANDOFF_TTL, seconds
+    # /metrics answers only `Authorization: Bearer <token>`; None: /metrics is not served.
+    metrics_token: str | None = field(default=None, repr=False)
     # Names of the platform secrets the environment left unset, so the log can say what a
     # platform that is not mounted lacks.
     unset: frozenset[str] = field(default=frozenset(PLATFORM_SECRETS), repr=False)
@@ -133,9 +154,17 @@ class Settings:
         # slack_sdk joins method names onto its base URL, so it must end with '/'.
         slack_url = _http_url("SLACK_API_URL", DEFAULT_SLACK_API_URL, env).rstrip("/") + "/"
         line_api = LineApi(line_token, line_base) if line_token else None
+        redelivery = _switch("LINE_WEBHOOK_REDELIVERY", env.get("LINE_WEBHOOK_REDELIVERY"))
+        burst = _flood_burst(env.get("IIJBOT_FLOOD_BURST"))
         return cls(
             redis_url=redis_url,
-            line=LineSettings(line_secret, line_api) if line_secret and line_api else None,
+            line=(
+                LineSettings(
+                    line_secret, line_api, webhook_redelivery=redelivery, flood_burst=burst
+                )
+                if line_secret and line_api
+                else None
+            ),
             slack=(
                 SlackSettings(slack_secret, slack_token, slack_url)
                 if slack_secret and slack_token
@@ -150,6 +179,7 @@ class Settings:
             handoff_channel=env.get("SLACK_HANDOFF_CHANNEL"),
             support_hours=_support_hours(env.get("IIJBOT_SUPPORT_HOURS")),
             handoff_ttl=_handoff_ttl(env.get("IIJBOT_HANDOFF_TTL")),
+            metrics_token=_metrics_token(env.get("IIJBOT_METRICS_TOKEN")),
             unset=frozenset(name for name in PLATFORM_SECRETS if env.get(name) is None),
             credentials=tuple(
                 v for v in (line_secret, line_token, slack_secret, slack_token) if v is not None
@@ -176,7 +206,12 @@ class Settings:
 
     def secret_values(self) -> tuple[str, ...]:
         """Every configured credential, for the log redaction filter."""
-        found = [*self.credentials, _redis_password(self.redis_url), self.hash_key]
+        found = [
+            *self.credentials,
+            _redis_password(self.redis_url),
+            self.hash_key,
+            self.metrics_token,
+        ]
         if self.line is not None:
             found += [self.line.channel_secret, self.line.api.access_token]
         if self.line_api is not None:
@@ -193,6 +228,7 @@ class Settings:
             f"line={'on' if self.line else 'off'}",
             f"slack={'on' if self.slack else 'off'}",
             f"hash_key={'set' if self.hash_key else 'unset'}",
+            f"metrics={'token' if self.metrics_token else 'off'}",
         )
         return f"Settings({shown}, {', '.join(flags)})"
 
@@ -260,6 +296,30 @@ def _session_ttl(value: str | None) -> int:
             f" seconds, got {ttl}"
         )
     return ttl
+
+
+def _flood_burst(value: str | None) -> int:
+    if value is None:
+        return DEFAULT_FLOOD_BURST
+    try:
+        burst = int(value)
+    except ValueError:
+        burst = -1
+    if not 0 <= burst <= MAX_FLOOD_BURST:
+        raise SettingsError(
+            f"IIJBOT_FLOOD_BURST must be a whole number from 0 (off) to {MAX_FLOOD_BURST},"
+            f" got {value!r}"
+        )
+    return burst
+
+
+def _metrics_token(value: str | None) -> str | None:
+    if value is not None and len(value) < MIN_METRICS_TOKEN:
+        raise SettingsError(
+            f"IIJBOT_METRICS_TOKEN must be at least {MIN_METRICS_TOKEN} characters"
+            " (e.g. openssl rand -hex 24); unset it to turn /metrics off"
+        )
+    return value
 
 
 def _log_level(value: str | None) -> str:

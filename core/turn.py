@@ -40,13 +40,14 @@ from core.mask import mask
 from core.metrics import COMMIT_CONFLICTS, INTENTS, TURN_SECONDS, TURNS
 from core.reply import Reply
 from core.session import Session
-from core.store.base import CommitStatus, Loaded, SessionStore, StoreUnavailable
+from core.store.base import EVENT_TTL, CommitStatus, Loaded, SessionStore, StoreUnavailable
 from core.texts import say
 
 # StoreUnavailable is re-exported: it is one of the two ways a turn can fail, and an
 # adapter must be able to catch it without reaching into the store.
 # HandoffTicket too: the support desk an adapter implements is handed one.
 __all__ = [
+    "DEDUPE_WINDOW",
     "Dialogue",
     "HandoffTicket",
     "StoreUnavailable",
@@ -57,6 +58,11 @@ __all__ = [
 ]
 
 log = logging.getLogger("iijbot.turn")
+
+# Seconds an event id is remembered after its turn committed: a delivery of the same event
+# within this window is answered with nothing. Adapters refuse events older than this that
+# nothing else would stop (a replayed body), so they must know it.
+DEDUPE_WINDOW = EVENT_TTL
 
 Understand = Callable[[str, Expectation, date], Intent]
 
@@ -176,6 +182,10 @@ class TurnRunner:
         if loaded.session is None:
             return None
         return self._dialogue.pending(loaded.session, self._clock.now())
+
+    def now(self) -> datetime:
+        """The runner's clock: adapters judge an event's age by the time turns use."""
+        return self._clock.now()
 
     def menu(self, *, anywhere: bool = False) -> Reply:
         """The menu a new conversation opens with. anywhere: its topic buttons work at

@@ -46,6 +46,7 @@ class LineEvent:
     one_to_one: bool
     reply_token: str | None
     redelivery: bool
+    timestamp_ms: int | None = None  # when it happened, as LINE stamps it
     inbound: Inbound | None = None
     page: PageRequest | None = None
 
@@ -83,7 +84,8 @@ def parse_event(ev: dict[str, Any]) -> LineEvent | None:
     if not event_id:
         return None
     delivery = ev.get("deliveryContext")
-    redelivery = bool(isinstance(delivery, dict) and delivery.get("isRedelivery"))
+    redelivery = bool(isinstance(delivery, dict) and delivery.get("isRedelivery") is True)
+    stamp = ev.get("timestamp")
 
     def made(inbound: Inbound | None = None, page: PageRequest | None = None) -> LineEvent:
         return LineEvent(
@@ -93,6 +95,7 @@ def parse_event(ev: dict[str, Any]) -> LineEvent | None:
             one_to_one=one_to_one,
             reply_token=_str(ev.get("replyToken")) or None,
             redelivery=redelivery,
+            timestamp_ms=stamp if isinstance(stamp, int) and not isinstance(stamp, bool) else None,
             inbound=inbound,
             page=page,
         )

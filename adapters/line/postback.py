@@ -55,7 +55,7 @@ def decode(data: str) -> Postback:
     if data.startswith("{"):
         try:
             raw = json.loads(data)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested deeper than the stack
             raw = {}
         if isinstance(raw, dict):
             fields = {str(k): str(v) for k, v in raw.items()}

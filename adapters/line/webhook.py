@@ -5,8 +5,12 @@ acknowledged event is then always a committed one (a crash after the 200 never l
 message that LINE would not redeliver). The replies go out right after, in a tracked
 background task, so a slow LINE API (10 s timeouts, push retries) never holds the
 webhook response long enough for LINE to time out and redeliver. Replies are therefore
-sent only after the commit, as docs/design.md requires. Should LINE redeliver anyway, the
-store's event-id dedupe answers the redelivery with nothing.
+sent only after the commit, as docs/design.md requires. The loading animation of a slow
+turn is asked for in the background too: the 200 never waits for any call to LINE.
+Should LINE redeliver anyway, the store's event-id dedupe answers the redelivery with
+nothing. Before a turn: old events (a replayed body) are ignored, and a conversation
+flooding us is told once to slow down (adapters/line/replay.py, flood.py); with
+redelivery on, a turn that cannot run answers 500 instead of a busy notice.
 """
 
 from __future__ import annotations
@@ -22,8 +26,10 @@ from linebot.v3.webhook import SignatureValidator
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from adapters.line.flood import FloodGate, Verdict
 from adapters.line.parse import LineEvent, MalformedPayload, events_of, parse_event
 from adapters.line.render import render_choice_page, render_notice, render_reply
+from adapters.line.replay import too_old
 from adapters.line.send import LineSender
 from adapters.line.texts import say
 from core.metrics import WEBHOOK_REQUESTS
@@ -34,7 +40,8 @@ log = logging.getLogger("iijbot.line")
 
 PLATFORM = "line"
 LOADING_AFTER = 1.0  # seconds; a faster answer never shows the animation
-DRAIN_TIMEOUT = 30.0  # seconds stop() waits for replies still on their way
+DRAIN_TIMEOUT = 20.0  # seconds stop() waits for replies still on their way (bots/server.py)
+LOADING_GRACE = 2.0  # seconds a reply waits for its loading-animation call to be answered
 
 
 @dataclass(frozen=True)
@@ -52,15 +59,27 @@ class LineBot:
         api_base_url: str,
         runner: TurnRunner,
         loading_after: float = LOADING_AFTER,
+        drain_timeout: float = DRAIN_TIMEOUT,
+        redelivery: bool = False,
+        flood: FloodGate | None = None,
     ) -> None:
+        """redelivery: the channel has webhook redelivery on, so a turn that could not run
+        (store down, too busy) is answered 500 and LINE sends it again, instead of a busy
+        notice and a lost message. flood: per-conversation rate limit (None: none)."""
         self._validator = SignatureValidator(channel_secret)
         self._access_token = access_token
         self._api_base_url = api_base_url.rstrip("/")
         self._runner = runner
         self._loading_after = loading_after
+        self._drain_timeout = drain_timeout
+        self._redelivery = redelivery
+        self._flood = flood
         self._client: AsyncApiClient | None = None
         self._sender: LineSender | None = None
         self._deliveries: set[asyncio.Task[None]] = set()
+        # Loading-animation calls still on their way, by event id: the event's reply waits
+        # (a little) for its animation call, or the animation would spin after the answer.
+        self._loading: dict[str, asyncio.Task[None]] = {}
 
     async def start(self) -> None:
         # The SDK's aiohttp session binds to the running loop: build it here, not at import.
@@ -70,7 +89,7 @@ class LineBot:
 
     async def stop(self) -> None:
         try:
-            await asyncio.wait_for(self.drain(), DRAIN_TIMEOUT)
+            await asyncio.wait_for(self.drain(), self._drain_timeout)
         except TimeoutError:
             log.warning("line: stopped with replies still pending")
         if self._client is not None:
@@ -86,7 +105,8 @@ class LineBot:
             return JSONResponse({"message": "invalid signature"}, status_code=400)
         try:
             raw_events = events_of(json.loads(body))
-        except (ValueError, MalformedPayload):
+        except (ValueError, RecursionError, MalformedPayload):
+            # RecursionError: a signed body nested deeper than the parser's stack.
             WEBHOOK_REQUESTS.labels(platform=PLATFORM, result="malformed").inc()
             return JSONResponse({"message": "malformed body"}, status_code=400)
         if self._sender is None:
@@ -94,41 +114,90 @@ class LineBot:
             return JSONResponse({"message": "not ready"}, status_code=503)
 
         handled = 0
+        redeliver = False
         outbox: list[Outgoing] = []
-        for raw in raw_events:
-            event = _parse_quietly(raw)
-            if event is None:
-                continue
-            handled += 1
-            try:
-                messages = await self._handle_event(event, self._sender)
-            except Exception:
-                # A bug must not take the other events of this batch down, nor show the
-                # user a trace; the log keeps it (without the message text).
-                log.exception("line: event %s failed", event.event_id)
-                continue
-            if messages and event.reply_token:
-                outbox.append(Outgoing(event, messages))
-        if outbox:
-            self._spawn(self._deliver_all(self._sender, outbox))
+        try:
+            for raw in raw_events:
+                event = _parse_quietly(raw)
+                if event is None:
+                    continue
+                if too_old(event.timestamp_ms, event.redelivery, self._runner.now()):
+                    log.info(
+                        "line: ignored an old event %s (redelivery=%s)",
+                        event.event_id,
+                        event.redelivery,
+                    )
+                    continue
+                handled += 1
+                try:
+                    messages = await self._answer(event, self._sender)
+                except _Redeliver:
+                    redeliver = True  # the other events of the batch still run
+                    continue
+                except Exception:
+                    # A bug must not take the other events of this batch down, nor show the
+                    # user a trace; the log keeps it (without the message text).
+                    log.exception("line: event %s failed", event.event_id)
+                    continue
+                if messages and event.reply_token:
+                    outbox.append(Outgoing(event, messages))
+        finally:
+            # Whatever happened to later events, the committed ones are answered.
+            if outbox:
+                self._spawn(self._deliver_all(self._sender, outbox))
+        if redeliver:
+            # LINE redelivers the whole body; the events committed above are then
+            # recognised by their ids and answered nothing, the failed one runs again.
+            WEBHOOK_REQUESTS.labels(platform=PLATFORM, result="redeliver").inc()
+            return JSONResponse({"message": "try again"}, status_code=500)
         result = "ok" if handled else "ignored"
         WEBHOOK_REQUESTS.labels(platform=PLATFORM, result=result).inc()
         return JSONResponse({})
+
+    async def _answer(self, event: LineEvent, sender: LineSender) -> list[Message]:
+        """The event's turn, unless its conversation is over its rate."""
+        verdict = self._admit(event)
+        if verdict is Verdict.RUN:
+            return await self._handle_event(event, sender)
+        if verdict is Verdict.NOTICE:
+            log.info(
+                "line: conversation over its rate, asked to slow down (event %s)", event.event_id
+            )
+            return render_notice(say("slow_down"))
+        return []  # over the rate and already told: dropped, nothing committed
+
+    def _admit(self, event: LineEvent) -> Verdict:
+        if self._flood is None:
+            return Verdict.RUN
+        key = event.inbound.key if event.inbound is not None else None
+        if key is None and event.page is not None:
+            key = event.page.key
+        return self._flood.admit(key.tag) if key is not None else Verdict.RUN
 
     async def drain(self) -> None:
         """Wait until every reply already handed to the background has been sent."""
         while self._deliveries:
             await asyncio.gather(*list(self._deliveries), return_exceptions=True)
 
-    def _spawn(self, coro: Any) -> None:
+    def _spawn(self, coro: Any) -> asyncio.Task[None]:
         task: asyncio.Task[None] = asyncio.create_task(coro)
         self._deliveries.add(task)  # a strong reference, or the task may be collected
         task.add_done_callback(self._deliveries.discard)
+        return task
 
-    @staticmethod
-    async def _deliver_all(sender: LineSender, outbox: list[Outgoing]) -> None:
+    def _show_loading(self, sender: LineSender, event: LineEvent) -> None:
+        """In the background: the webhook's answer never waits for a call to LINE."""
+        task = self._spawn(sender.show_loading(event.user_id))
+        self._loading[event.event_id] = task
+        task.add_done_callback(lambda _: self._loading.pop(event.event_id, None))
+
+    async def _deliver_all(self, sender: LineSender, outbox: list[Outgoing]) -> None:
         # One batch in order, so two messages of one user are answered in order.
         for out in outbox:
+            loading = self._loading.get(out.event.event_id)
+            if loading is not None:
+                # Bounded: a hung animation call must not hold the answer itself for long.
+                await asyncio.wait({loading}, timeout=LOADING_GRACE)
             try:
                 await sender.deliver(
                     out.messages,
@@ -162,13 +231,17 @@ class LineBot:
             except TimeoutError:
                 # Slow turn: let the user see we are working. 1:1 only (LINE's rule).
                 if event.one_to_one:
-                    await sender.show_loading(event.user_id)
+                    self._show_loading(sender, event)
                 outcome = await turn
         except (StoreUnavailable, TurnConflict) as exc:
-            # Answer politely and return 200 rather than 500: a 500 would make LINE
-            # redeliver, and the redelivered event would be answered long after we told
-            # the user to try again (a confusing second answer). The user retries instead.
             log.warning("line: turn not run (%s) for event %s", type(exc).__name__, event.event_id)
+            if self._redelivery:
+                # The channel redelivers: a 500 makes LINE send the event again, and the
+                # event-id dedupe makes the retry exactly-once. No notice, or the user
+                # would read "try again" and then get the real answer too.
+                raise _Redeliver from exc
+            # Without redelivery a 500 would lose the message as surely as a 200 does:
+            # answer politely and let the user send it again.
             return render_notice(say("busy"))
         if outcome.duplicate or outcome.reply is None:
             return []  # a redelivery already answered, or nothing to say
@@ -195,9 +268,20 @@ class LineBot:
         return render_choice_page(expect.node, choices, start)
 
 
+class _Redeliver(Exception):
+    """This event's turn could not run; the webhook must answer 500 so LINE redelivers."""
+
+
 def _parse_quietly(raw: dict[str, Any]) -> LineEvent | None:
     try:
         return parse_event(raw)
-    except (TypeError, ValueError, KeyError):
-        log.info("line: skipped an event of unexpected shape (type=%s)", raw.get("type"))
+    except Exception:
+        # Any shape parse_event did not foresee is one poison event, never the batch's end:
+        # the other events of this body are still run and answered.
+        log.info("line: skipped an event of unexpected shape (type=%r)", _type_of(raw))
         return None
+
+
+def _type_of(raw: dict[str, Any]) -> str:
+    etype = raw.get("type")
+    return etype[:40] if isinstance(etype, str) else "?"

@@ -174,12 +174,21 @@ class SlackBot:
         # sender's fault and gets a 400.
         try:
             parsed = parse_body(body.decode("utf-8"), headers.get("content-type"))
-        except (UnicodeDecodeError, ValueError):
-            parsed = None
-        if not isinstance(parsed, dict):
+        except (UnicodeDecodeError, ValueError, RecursionError):
+            parsed = None  # RecursionError: JSON nested deeper than the parser's stack
+        problem = parse.shape_problem(parsed) if isinstance(parsed, dict) else "not an object"
+        if problem is not None:
+            log.info("slack: refused a signed body of unexpected shape (%s)", problem)
             WEBHOOK_REQUESTS.labels("slack", "malformed").inc()
             return PlainTextResponse("malformed body", status_code=400)
-        response = await self._handler.handle(request)
+        try:
+            response = await self._handler.handle(request)
+        except Exception as exc:
+            # A shape shape_problem does not know yet: still the sender's fault, never a 5xx.
+            # The type only: an exception's message may quote what the user typed.
+            log.warning("slack: Bolt could not handle a signed body (%s)", type(exc).__name__)
+            WEBHOOK_REQUESTS.labels("slack", "malformed").inc()
+            return PlainTextResponse("malformed body", status_code=400)
         WEBHOOK_REQUESTS.labels("slack", "ok" if response.status_code < 400 else "ignored").inc()
         return response
 

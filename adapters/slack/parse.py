@@ -19,6 +19,31 @@ PLATFORM = "slack"
 _MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
 
 
+# Top-level fields Bolt indexes as objects before any listener of ours runs: a signed body
+# with a string there would crash Bolt into a 500 (issue 8, edge 5).
+_OBJECT_FIELDS = ("user", "team", "container", "view", "channel", "message", "enterprise", "event")
+
+
+def shape_problem(body: dict[str, Any]) -> str | None:
+    """Why a parsed, signed body is not something Slack sends (None when it could be).
+    Only what Bolt and our listeners would index is checked; unknown fields are fine."""
+    if not isinstance(body.get("type", ""), str):
+        return "type is not a string"
+    for name in _OBJECT_FIELDS:
+        if body.get(name) is not None and not isinstance(body[name], dict):
+            return f"{name} is not an object"
+    event = body.get("event")
+    if isinstance(event, dict) and not isinstance(event.get("type", ""), str):
+        return "event.type is not a string"
+    actions = body.get("actions")
+    if actions is not None and not (
+        isinstance(actions, list)
+        and all(isinstance(a, dict) and isinstance(a.get("action_id"), str) for a in actions)
+    ):
+        return "actions is not a list of actions"
+    return None
+
+
 def key_for(team_id: str, user_id: str) -> ConversationKey:
     return ConversationKey(platform=PLATFORM, workspace=team_id or "-", user=user_id)
 

@@ -31,6 +31,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from adapters.line import LineBot
+from core.clock import Clock
 
 ACCESS_TOKEN = "stub-access-token"
 CHANNEL_SECRET = "stub-channel-secret-0123456789ab"
@@ -69,6 +70,13 @@ class LineStub:
     failures: dict[str, list[tuple[int, dict[str, Any]]]] = field(default_factory=dict)
     # pushes LINE accepts (and delivers) but answers with 500, as after a lost response
     accept_then_fail_pushes: int = 0
+    # path -> gate: a call to that path is recorded, then answered only once the gate opens
+    gates: dict[str, asyncio.Event] = field(default_factory=dict)
+
+    def hold(self, path: str) -> asyncio.Event:
+        """Make calls to `path` hang (a slow LINE) until the returned event is set."""
+        gate = self.gates[path] = asyncio.Event()
+        return gate
 
     def issue_reply_token(self) -> str:
         tok = uuid.uuid4().hex
@@ -104,6 +112,10 @@ class LineStub:
         path = request.url.path
         rec = Recorded(request.method, path, headers, body, 0)
         self.requests.append(rec)
+        request.state.recorded = rec  # calls held at a gate finish out of order
+        gate = self.gates.get(path)
+        if gate is not None:
+            await gate.wait()
         early: Response | None = None
         if headers.get("authorization") != f"Bearer {self.token}":
             early = self._answer(401, {"message": "Authentication failed"})
@@ -122,7 +134,7 @@ class LineStub:
         return JSONResponse(payload, status_code=status, headers=h)
 
     def _finish(self, request: Request, resp: Response) -> Response:
-        self.requests[-1].status = resp.status_code
+        request.state.recorded.status = resp.status_code
         return resp
 
     @staticmethod
@@ -260,7 +272,9 @@ class LineHarness:
     stub: LineStub
     bot_url: str
     http: httpx.AsyncClient
-    bot: LineBot
+    bot: LineBot | None  # None: the bot runs in another process (nothing to drain here)
+    # The time the bot's clock says: events are stamped as LINE stamps them, just before.
+    now: datetime | None = None
     _n: int = 0
 
     @property
@@ -273,7 +287,8 @@ class LineHarness:
             headers["x-line-signature"] = signature
         resp = await self.http.post(self.webhook, content=body, headers=headers)
         # Replies leave in the background after the 200; wait for them (not for a time).
-        await self.bot.drain()
+        if self.bot is not None:
+            await self.bot.drain()
         return resp
 
     async def send(self, *events: dict[str, Any]) -> httpx.Response:
@@ -303,7 +318,7 @@ class LineHarness:
         ev: dict[str, Any] = {
             "type": etype,
             "mode": "active",
-            "timestamp": 1_780_000_000_000 + self._n,
+            "timestamp": self.timestamp_ms() + self._n,
             "source": source,
             "webhookEventId": event_id or f"01J{uuid.uuid4().hex[:23].upper()}",
             "deliveryContext": {"isRedelivery": redelivery},
@@ -314,6 +329,12 @@ class LineHarness:
         elif isinstance(reply_token, str):
             ev["replyToken"] = reply_token
         return ev
+
+    def timestamp_ms(self) -> int:
+        """Milliseconds since the epoch, as LINE's `timestamp`: a few seconds before now."""
+        if self.now is None:
+            return 1_780_000_000_000
+        return int(self.now.timestamp() * 1000) - 5_000
 
     def text(self, text: str, **kw: Any) -> dict[str, Any]:
         # No quoteToken, as older clients send it: the SDK would call this an UnknownEvent.
@@ -347,13 +368,14 @@ async def line_harness(
     redis_url: str,
     now: datetime,
     *,
+    clock: Clock | None = None,
     hash_key: bytes | None = None,
     runner: Any = None,
     **bot_kw: Any,
 ) -> AsyncIterator[LineHarness]:
-    """The real runner (Redis store, the shipped flow, a fixed clock) behind the real LINE
-    adapter, served over HTTP, talking to the stub over HTTP. runner: one built by the test
-    (another clock, a handoff desk), used instead."""
+    """The real runner (Redis store, the shipped flow, a fixed clock unless `clock` is given)
+    behind the real LINE adapter, served over HTTP, talking to the stub over HTTP. runner:
+    one built by the test (another clock, a handoff desk), used instead."""
     from core.clock import FixedClock
     from core.dialogue import default_dialogue
     from core.store import RedisSessionStore
@@ -362,7 +384,7 @@ async def line_harness(
     stub = LineStub()
     store = RedisSessionStore(redis_url)
     if runner is None:
-        runner = TurnRunner(store, default_dialogue(), FixedClock(now), hash_key=hash_key)
+        runner = TurnRunner(store, default_dialogue(), clock or FixedClock(now), hash_key=hash_key)
     try:
         async with serve(stub.app()) as stub_url:
             bot = LineBot(
@@ -373,6 +395,6 @@ async def line_harness(
                 **bot_kw,
             )
             async with serve(make_bot_app(bot)) as bot_url, httpx.AsyncClient(timeout=30) as http:
-                yield LineHarness(stub=stub, bot_url=bot_url, http=http, bot=bot)
+                yield LineHarness(stub=stub, bot_url=bot_url, http=http, bot=bot, now=now)
     finally:
         await store.close()

@@ -78,6 +78,9 @@ class Desk:
 
     async def say(self, text: str, **kw: Any) -> list[dict[str, Any]]:
         """What the LINE customer receives for one message ([] when the bot is silent)."""
+        # LINE stamps an event when it is sent: with the bot's clock, so a moved clock does
+        # not make the event look like an old one replayed.
+        self.line.now = self.clock.now()
         before = len(self.line.stub.delivered)
         await self.line.send(self.line.text(text, **kw))
         return [m for d in self.line.stub.delivered[before:] for m in d.messages]
@@ -86,6 +89,7 @@ class Desk:
         """Tap the quick reply `label` of the last answer, as LINE posts it back."""
         items = messages[-1].get("quickReply", {}).get("items", [])
         data = next(i["action"]["data"] for i in items if i["action"]["label"] == label)
+        self.line.now = self.clock.now()
         before = len(self.line.stub.delivered)
         await self.line.send(self.line.postback(data))
         return [m for d in self.line.stub.delivered[before:] for m in d.messages]

@@ -175,10 +175,15 @@ def test_memory_store_is_ready_and_warns_that_state_is_not_shared(
     assert started.store == "memory"  # type: ignore[attr-defined]
 
 
+METRICS_TOKEN = "metrics-token-7d1e4b2a"
+SCRAPE = {"Authorization": f"Bearer {METRICS_TOKEN}"}
+
+
 def test_metrics_expose_iijbot_metrics_in_prometheus_text_format(redis_url: str) -> None:
-    with running(Settings.from_env({"REDIS_URL": redis_url})) as client:
-        r = client.get("/metrics")
-        om = client.get("/metrics", headers={"Accept": "application/openmetrics-text"})
+    settings = Settings.from_env({"REDIS_URL": redis_url, "IIJBOT_METRICS_TOKEN": METRICS_TOKEN})
+    with running(settings) as client:
+        r = client.get("/metrics", headers=SCRAPE)
+        om = client.get("/metrics", headers={**SCRAPE, "Accept": "application/openmetrics-text"})
     assert r.status_code == 200
     assert r.headers["content-type"].startswith("text/plain; version=0.0.4")
     for name in ("iijbot_turns_total", "iijbot_turn_seconds", "iijbot_webhook_requests_total"):
@@ -395,17 +400,19 @@ async def test_a_signed_line_follow_is_answered_through_the_composed_server(
                 "LINE_CHANNEL_SECRET": line_stub.CHANNEL_SECRET,
                 "LINE_CHANNEL_ACCESS_TOKEN": line_stub.ACCESS_TOKEN,
                 "LINE_API_BASE_URL": stub_url,
+                "IIJBOT_METRICS_TOKEN": METRICS_TOKEN,
             }
         )
-        app = create_app(settings, clock=FixedClock(datetime(2026, 6, 1, 10, 0, tzinfo=JST)))
+        now = datetime(2026, 6, 1, 10, 0, tzinfo=JST)
+        app = create_app(settings, clock=FixedClock(now))
         async with serve(app) as bot_url, httpx.AsyncClient(timeout=CLIENT_TIMEOUT) as http:
             harness = LineHarness(
-                stub=stub, bot_url=bot_url, http=http, bot=app.state.runtime.bots["line"]
+                stub=stub, bot_url=bot_url, http=http, bot=app.state.runtime.bots["line"], now=now
             )
-            before = (await http.get(f"{bot_url}/metrics")).text
+            before = (await http.get(f"{bot_url}/metrics", headers=SCRAPE)).text
             follow = harness.event("follow", follow={"isUnblocked": False})
             response = await harness.send(follow)
-            after = (await http.get(f"{bot_url}/metrics")).text
+            after = (await http.get(f"{bot_url}/metrics", headers=SCRAPE)).text
     assert response.status_code == 200
     [delivered] = stub.delivered
     assert delivered.method == "reply" and delivered.target == follow["replyToken"]
@@ -439,10 +446,11 @@ async def test_iijbot_log_text_decides_whether_the_turn_log_carries_what_was_typ
                 "IIJBOT_LOG_TEXT": log_text,
             }
         )
-        app = create_app(settings, clock=FixedClock(datetime(2026, 6, 1, 10, 0, tzinfo=JST)))
+        now = datetime(2026, 6, 1, 10, 0, tzinfo=JST)
+        app = create_app(settings, clock=FixedClock(now))
         async with serve(app) as bot_url, httpx.AsyncClient(timeout=CLIENT_TIMEOUT) as http:
             harness = LineHarness(
-                stub=stub, bot_url=bot_url, http=http, bot=app.state.runtime.bots["line"]
+                stub=stub, bot_url=bot_url, http=http, bot=app.state.runtime.bots["line"], now=now
             )
             assert (await harness.send(harness.text(typed))).status_code == 200
     turns = [r.getMessage() for r in caplog.records if r.name == "iijbot.turn"]

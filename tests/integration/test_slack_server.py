@@ -28,6 +28,7 @@ async def test_create_app_mounts_slack_and_answers_the_command(redis_url: str) -
     await stub.start()
     settings = Settings(
         redis_url=redis_url,
+        metrics_token="metrics-token-slack-1",
         slack=SlackSettings(
             signing_secret=SIGNING_SECRET, bot_token=BOT_TOKEN, api_url=stub.api_url
         ),
@@ -53,7 +54,8 @@ async def test_create_app_mounts_slack_and_answers_the_command(redis_url: str) -
                 },
             )
             assert forged.status_code == 401
-            metrics = (await http.get(server.base + "/metrics")).text
+            scrape = {"Authorization": "Bearer metrics-token-slack-1"}
+            metrics = (await http.get(server.base + "/metrics", headers=scrape)).text
             assert 'iijbot_webhook_requests_total{platform="slack",result="bad_signature"}' in (
                 metrics
             )

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
-from bots.server import create_app
+from bots.server import SHUTDOWN_SECONDS, create_app
 from bots.settings import (
     ENV_VARS,
     LINE_SECRETS,
@@ -59,6 +59,7 @@ def app_paths() -> set[str]:
     everything = Settings(
         line=LineSettings(channel_secret="s", api=LineApi(access_token="t")),
         slack=SlackSettings(signing_secret="s", bot_token="t"),
+        metrics_token="m" * 16,
     )
     return {route.path for route in create_app(everything).routes}  # type: ignore[attr-defined]
 
@@ -168,3 +169,25 @@ def test_everything_the_image_build_copies_is_in_the_build_context() -> None:
     for src in sources:
         assert (ROOT / src).exists(), f"the image build needs {src}"
         assert src not in ignored, f".dockerignore drops {src}, which the build copies"
+
+
+def _seconds(value: str | int) -> int:
+    """A compose duration (\"40s\", \"1m30s\") or a plain number of seconds."""
+    if isinstance(value, int):
+        return value
+    total = 0
+    for amount, unit in re.findall(r"(\d+)([hms])", value):
+        total += int(amount) * {"h": 3600, "m": 60, "s": 1}[unit]
+    return total
+
+
+def test_container_grace_periods_cover_the_servers_whole_shutdown() -> None:
+    # SIGTERM → webhooks in flight finish → committed replies are delivered → exit. A grace
+    # period shorter than that kills the process with answers still on their way.
+    compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
+    assert _seconds(compose["services"]["bot"]["stop_grace_period"]) >= SHUTDOWN_SECONDS
+    pod = k8s("Deployment")["spec"]["template"]["spec"]
+    [container] = pod["containers"]
+    pre_stop = container.get("lifecycle", {}).get("preStop", {}).get("exec", {}).get("command", [])
+    pause = int(pre_stop[1]) if pre_stop[:1] == ["sleep"] else 0
+    assert pod["terminationGracePeriodSeconds"] >= pause + SHUTDOWN_SECONDS

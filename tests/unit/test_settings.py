@@ -140,6 +140,45 @@ def test_unknown_log_level_is_rejected() -> None:
         Settings.from_env({"LOG_LEVEL": "verbose"})
 
 
+@pytest.mark.parametrize(("value", "expected"), [("1", True), ("0", False), (None, False)])
+def test_line_webhook_redelivery_switch(value: str | None, expected: bool) -> None:
+    env = FULL if value is None else {**FULL, "LINE_WEBHOOK_REDELIVERY": value}
+    line = Settings.from_env(env).line
+    assert line is not None and line.webhook_redelivery is expected
+
+
+def test_a_short_metrics_token_is_refused_without_echoing_it() -> None:
+    with pytest.raises(SettingsError, match="IIJBOT_METRICS_TOKEN") as err:
+        Settings.from_env({"IIJBOT_METRICS_TOKEN": "guessable"})
+    assert "guessable" not in str(err.value)
+
+
+def test_the_metrics_token_is_a_secret() -> None:
+    token = "metrics-token-0123456789"
+    settings = Settings.from_env({"IIJBOT_METRICS_TOKEN": token})
+    assert settings.metrics_token == token
+    assert token in settings.secret_values()
+    assert token not in repr(settings) and "metrics=token" in repr(settings)
+
+
+@pytest.mark.parametrize(("value", "expected"), [(None, 10), ("0", 0), ("25", 25)])
+def test_flood_burst_defaults_to_10_and_0_turns_it_off(value: str | None, expected: int) -> None:
+    env = FULL if value is None else {**FULL, "IIJBOT_FLOOD_BURST": value}
+    line = Settings.from_env(env).line
+    assert line is not None and line.flood_burst == expected
+
+
+@pytest.mark.parametrize("value", ["-1", "1001", "lots", "2.5"])
+def test_flood_burst_rejects_nonsense(value: str) -> None:
+    with pytest.raises(SettingsError, match="IIJBOT_FLOOD_BURST"):
+        Settings.from_env({**FULL, "IIJBOT_FLOOD_BURST": value})
+
+
+def test_line_webhook_redelivery_rejects_anything_but_1_or_0() -> None:
+    with pytest.raises(SettingsError, match="LINE_WEBHOOK_REDELIVERY"):
+        Settings.from_env({**FULL, "LINE_WEBHOOK_REDELIVERY": "yes"})
+
+
 @pytest.mark.parametrize(("value", "expected"), [("1", True), ("0", False)])
 def test_log_text_switch(value: str, expected: bool) -> None:
     assert Settings.from_env({"IIJBOT_LOG_TEXT": value}).log_text is expected
@@ -234,6 +273,9 @@ def test_every_documented_variable_is_read() -> None:
         "SLACK_HANDOFF_CHANNEL": "C0SUPPORT",
         "IIJBOT_SUPPORT_HOURS": "daily 10:00-17:00",
         "IIJBOT_HANDOFF_TTL": "600",
+        "LINE_WEBHOOK_REDELIVERY": "1",
+        "IIJBOT_FLOOD_BURST": "0",
+        "IIJBOT_METRICS_TOKEN": "t" * 16,
     }
     assert set(changed) == set(ENV_VARS)
     for name, value in changed.items():
