@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -24,17 +25,18 @@ from prometheus_client.exposition import choose_encoder
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import core.metrics  # noqa: F401  (registers the iijbot_ metrics so /metrics always lists them)
 from adapters.line import LineBot
 from adapters.slack import SlackBot
+from adapters.web import Origins, WebChat, web_routes
 from bots.settings import LineSettings, Settings, SettingsError, SlackSettings
 from core.clock import Clock, SystemClock
 from core.store import store_from_url
 from core.store.base import SessionStore
-from core.turn import TurnRunner
+from core.turn import Dialogue, TurnRunner
 
 log = logging.getLogger("iijbot.server")
 
@@ -102,6 +104,7 @@ class _Runtime:
 
     store: SessionStore | None = None
     bots: dict[str, PlatformBot] = field(default_factory=dict)
+    web: WebChat | None = None
     ready: bool | None = None  # last readiness answer, so only changes are logged
 
 
@@ -117,12 +120,13 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
         finally:
             await _stop(runtime)
 
-    routes = [
+    routes: list[BaseRoute] = [
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
     ]
     routes += [Route(m.route, _webhook(m.name), methods=["POST"]) for m in mounts]
+    routes.append(Mount("/web", routes=web_routes(_web_chat, dev=settings.dev)))
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.runtime = runtime
     app.add_middleware(AccessLogMiddleware)
@@ -149,13 +153,15 @@ async def _start(runtime: _Runtime, settings: Settings, clock: Clock, mounts: li
     )
     if settings.redis_url is not None:
         await _warn_if_unreachable(runtime.store)
+    dialogue = default_dialogue()
     runner = TurnRunner(
         runtime.store,
-        default_dialogue(),
+        dialogue,
         clock,
         log_text=settings.log_text,
         hash_key=settings.hash_key_bytes,
     )
+    runtime.web = _build_web(settings, runtime.store, dialogue, clock, runner)
     try:
         for m in mounts:
             bot = m.build(runner)
@@ -174,6 +180,50 @@ async def _start(runtime: _Runtime, settings: Settings, clock: Clock, mounts: li
             "platforms": ",".join(runtime.bots) or "none",
             "session_ttl": settings.session_ttl,
         },
+    )
+
+
+def _web_chat(request: Request) -> WebChat | None:
+    web: WebChat | None = request.app.state.runtime.web
+    return web
+
+
+def _build_web(
+    settings: Settings, store: SessionStore, dialogue: Dialogue, clock: Clock, runner: TurnRunner
+) -> WebChat:
+    """The web chat, always mounted at /web/. In development (IIJBOT_DEV=1) it gets its own
+    runner on a clock the inspector can set, and the other platforms' renderers."""
+    secret = settings.web_secret
+    if secret is None:
+        log.warning(
+            "IIJBOT_WEB_SECRET is not set: web chat sessions are signed with a key of this "
+            "process only, so they end on restart and are not shared between replicas"
+        )
+        secret = secrets.token_hex(32)
+    dev = None
+    if settings.dev:
+        from bots.web_dev import DevClock, dev_tools
+
+        log.warning(
+            "IIJBOT_DEV=1: THE WEB INSPECTOR IS ON. It shows sessions, understanding and "
+            "platform payloads to anyone who opens /web/ and lets them set the clock. "
+            "Never run this in production."
+        )
+        dev_clock = DevClock(system=clock)
+        dev = dev_tools(dev_clock)
+        runner = TurnRunner(
+            store,
+            dialogue,
+            dev_clock,
+            log_text=settings.log_text,
+            hash_key=settings.hash_key_bytes,
+        )
+    return WebChat(
+        runner=runner,
+        secret=secret,
+        origins=Origins(settings.web_origins),
+        session_ttl=settings.session_ttl,
+        dev=dev,
     )
 
 
@@ -198,6 +248,7 @@ async def _stop(runtime: _Runtime) -> None:
         except Exception:
             log.exception("platform did not stop cleanly", extra={"platform": name})
     runtime.bots.clear()
+    runtime.web = None
     if runtime.store is not None:
         try:
             await runtime.store.close()

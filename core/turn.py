@@ -164,6 +164,19 @@ class TurnRunner:
             return None
         return self._dialogue.pending(loaded.session, self._clock.now())
 
+    async def understanding(self, key: ConversationKey, text: str) -> Intent:
+        """What understanding makes of `text` at the node the conversation is at now, as a
+        turn would (the development inspector shows it). Nothing is committed."""
+        loaded = await self._store.load(key)
+        expect = self._dialogue.expectation(loaded.session)
+        return self._understand(text, expect, today_jst(self._clock.now()))
+
+    async def stored(self, key: ConversationKey) -> str | None:
+        """The conversation's session as stored (its JSON), None when there is none (the
+        development inspector shows it). Raises StoreUnavailable."""
+        loaded = await self._store.load(key)
+        return None if loaded.session is None else loaded.session.to_json()
+
     def menu(self, *, anywhere: bool = False) -> Reply:
         """The menu a new conversation opens with. anywhere: its topic buttons work at
         whatever node a conversation is at (for buttons that outlive one conversation,

@@ -231,6 +231,9 @@ def test_every_documented_variable_is_read() -> None:
         "IIJBOT_LOG_TEXT": "1",
         "IIJBOT_HASH_KEY": "k" * 32,
         "IIJBOT_EVENTS_RETENTION_DAYS": "30",
+        "IIJBOT_WEB_ORIGINS": "https://www.iijmio.jp",
+        "IIJBOT_WEB_SECRET": "w" * 32,
+        "IIJBOT_DEV": "1",
     }
     assert set(changed) == set(ENV_VARS)
     for name, value in changed.items():
