@@ -108,7 +108,7 @@ async function send(body, shown) {
 textForm.addEventListener("submit", (e) => {
   e.preventDefault();
   const text = textInput.value.trim();
-  if (!text) return;
+  if (!text || busy) return; // kept in the box while a turn is under way, never dropped
   textInput.value = "";
   send({ text }, text);
 });
@@ -163,6 +163,14 @@ if (dev) {
       headers: { "Content-Type": "application/json" },
       body: JSON.stringify({ now: $("clock-input").value || null }),
     });
+  });
+}
+
+// Framed by embed.js: Escape inside the chat closes the panel too (the key never reaches
+// the help page while focus is in the frame).
+if (window.parent !== window) {
+  document.addEventListener("keydown", (e) => {
+    if (e.key === "Escape") window.parent.postMessage({ iijbot: "close" }, "*");
   });
 }
 

@@ -58,5 +58,8 @@
   button.addEventListener("click", () => (panel.hidden ? open() : shut()));
   close.addEventListener("click", shut);
   document.addEventListener("keydown", (e) => { if (e.key === "Escape" && !panel.hidden) shut(); });
+  window.addEventListener("message", (e) => {
+    if (e.origin === chatOrigin && e.data && e.data.iijbot === "close" && !panel.hidden) shut();
+  });
   document.body.append(panel, button);
 })();
