@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Frame, Page, sync_playwright
+from playwright.sync_api import Route as PageRoute
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
@@ -178,3 +179,25 @@ def test_the_inspector_shows_only_with_iijbot_dev(redis_url: str, page: Page) ->
         assert turn.locator(".platform.line .ok").inner_text() == "✓ valid"
         assert turn.locator(".platform.slack .ok").inner_text() == "✓ valid"
         assert '"type": "flex"' in turn.locator(".platform.line pre").inner_text()
+
+
+def test_a_slow_turn_shows_the_typing_indicator_until_the_reply(redis_url: str, page: Page) -> None:
+    with web_server(web_settings(redis_url)) as base:
+        page.goto(f"{base}/web/")
+        page.locator("#choices button").first.wait_for()
+        assert page.locator("#typing").is_hidden()
+        shown: list[bool] = []
+
+        def slow(route: PageRoute) -> None:
+            answer = route.fetch()
+            # Held back here: past 300 ms the page says the bot is typing.
+            page.locator("#typing").wait_for(state="visible")
+            shown.append(True)
+            route.fulfill(response=answer)
+
+        page.route("**/web/api/turn", slow)
+        page.locator("#text-input").fill("解約したい")
+        page.keyboard.press("Enter")
+        page.locator("#log article.card").wait_for()
+        assert shown == [True]
+        assert page.locator("#typing").is_hidden()
