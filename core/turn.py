@@ -171,6 +171,13 @@ class TurnRunner:
         expect = self._dialogue.expectation(loaded.session)
         return self._understand(text, expect, today_jst(self._clock.now()))
 
+    def topic_ranking(self, text: str) -> tuple[tuple[str, float], ...]:
+        """The topics `text` scores best for, best first: the winner and its runners-up
+        (the development inspector shows them)."""
+        from core.nlu import topic_ranking
+
+        return topic_ranking(text)
+
     async def stored(self, key: ConversationKey) -> str | None:
         """The conversation's session as stored (its JSON), None when there is none (the
         development inspector shows it). Raises StoreUnavailable."""

@@ -236,6 +236,8 @@ class WebChat:
         if inbound is not None and inbound.kind is InboundKind.TEXT:
             intent = await self.runner.understanding(key, inbound.text)
             out["understood"] = _plain(asdict(intent))
+            # Every topic the words scored for, best first: the runner-up is the second.
+            out["ranking"] = [list(kv) for kv in self.runner.topic_ranking(inbound.text)]
         return out
 
     async def clock(self, request: Request) -> Response:

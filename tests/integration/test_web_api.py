@@ -190,6 +190,9 @@ def test_the_inspector_and_clock_exist_only_with_iijbot_dev(redis_url: str) -> N
         said = post(c, {"text": "6月1日に使い始めたけど最低利用期間はいつまで？"}).json()
         understood = said["inspect"]["understood"]
         assert understood["kind"] == "topic" and understood["value"] == "min_period"
+        ranking = said["inspect"]["ranking"]
+        assert ranking[0][0] == "min_period" and len(ranking) >= 2  # and its runner-up
+        assert ranking[0][1] >= ranking[1][1]
         assert understood["facts"]["dates"] == [
             {"role": "start", "date": "2026-06-01", "said": "6月1日"}
         ]

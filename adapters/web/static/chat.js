@@ -141,6 +141,7 @@ function inspect(sent, info) {
     el("h4", { textContent: "input" }), pre(sent),
   ];
   if (info.understood) body.push(el("h4", { textContent: "understood" }), pre(info.understood));
+  if (info.ranking) body.push(el("h4", { textContent: "topic scores (runner-up second)" }), pre(info.ranking));
   body.push(el("h4", { textContent: "session" }), pre(info.session));
   if (info.line) body.push(platform("LINE", info.line));
   if (info.slack) body.push(platform("Slack", info.slack));
