@@ -195,7 +195,9 @@ def _build_web(
     runner on a clock the inspector can set, and the other platforms' renderers."""
     secret = settings.web_secret
     if secret is None:
-        log.warning(
+        # One process (a laptop, a single replica) works fine; the k8s and compose examples
+        # set it. Info, like an unset IIJBOT_HASH_KEY, so a sound server starts warning-free.
+        log.info(
             "IIJBOT_WEB_SECRET is not set: web chat sessions are signed with a key of this "
             "process only, so they end on restart and are not shared between replicas"
         )
