@@ -201,3 +201,54 @@ def test_a_slow_turn_shows_the_typing_indicator_until_the_reply(redis_url: str, 
         page.locator("#log article.card").wait_for()
         assert shown == [True]
         assert page.locator("#typing").is_hidden()
+
+
+# WCAG 2.x contrast of each element's text against the background it is drawn on.
+CONTRAST_JS = """
+(selector) => {
+  const rgb = (s) => s.match(/[\\d.]+/g).map(Number);
+  const lum = ([r, g, b]) => {
+    const f = (c) => { c /= 255; return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4; };
+    return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+  };
+  const background = (el) => {
+    for (let e = el; e; e = e.parentElement) {
+      const c = rgb(getComputedStyle(e).backgroundColor);
+      if (c.length < 4 || c[3] > 0) return c.slice(0, 3);
+    }
+    return [255, 255, 255];
+  };
+  return [...document.querySelectorAll(selector)].map((el) => {
+    const a = lum(rgb(getComputedStyle(el).color)), b = lum(background(el));
+    return (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+  });
+}
+"""
+
+
+def test_every_text_meets_aa_contrast(redis_url: str, page: Page) -> None:
+    with web_server(web_settings(redis_url)) as base:
+        page.goto(f"{base}/web/")
+        page.locator("#text-input").fill("解約したい")
+        page.locator("#choices button").first.wait_for()
+        page.keyboard.press("Enter")
+        page.locator("#log article.card").wait_for()
+        selectors = [
+            ".top h1",
+            ".intro",
+            ".msg.bot",
+            ".msg.you",
+            ".card h2",
+            ".card dt",
+            ".card dd",
+            ".card li",
+            ".card .footer",
+            ".card a",
+            "#choices button",
+            "button[type=submit]",
+            "#text-input",
+        ]
+        for selector in selectors:
+            ratios = page.evaluate(CONTRAST_JS, selector)
+            assert ratios, f"nothing matched {selector}"
+            assert min(ratios) >= 4.5, f"{selector}: contrast {min(ratios):.2f} < 4.5"
