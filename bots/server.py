@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import hmac
 import logging
+import secrets
 import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -25,7 +26,7 @@ from prometheus_client.exposition import choose_encoder
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import core.metrics  # noqa: F401  (registers the iijbot_ metrics so /metrics always lists them)
@@ -33,6 +34,7 @@ from adapters.line import LineBot
 from adapters.line.flood import FloodGate
 from adapters.slack import SlackBot
 from adapters.slack.desk import SlackDesk
+from adapters.web import Origins, WebChat, web_routes
 from bots.body_limit import MAX_BODY_BYTES, BodyLimitMiddleware
 from bots.settings import LineSettings, Settings, SettingsError, SlackSettings
 from core.clock import Clock, SystemClock
@@ -40,7 +42,7 @@ from core.handoff import HandoffSetup
 from core.store import store_from_url
 from core.store.base import SessionStore
 from core.store.handoffs import index_for
-from core.turn import TurnRunner
+from core.turn import Dialogue, TurnRunner
 
 log = logging.getLogger("iijbot.server")
 
@@ -136,6 +138,7 @@ class _Runtime:
 
     store: SessionStore | None = None
     bots: dict[str, PlatformBot] = field(default_factory=dict)
+    web: WebChat | None = None
     ready: bool | None = None  # last readiness answer, so only changes are logged
 
 
@@ -152,13 +155,14 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
         finally:
             await _stop(runtime)
 
-    routes = [
+    routes: list[BaseRoute] = [
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
     ]
     if settings.metrics_token is not None:
         routes.append(Route("/metrics", _metrics(settings.metrics_token), methods=["GET"]))
     routes += [Route(m.route, _webhook(m.name), methods=["POST"]) for m in mounts]
+    routes.append(Mount("/web", routes=web_routes(_web_chat, dev=settings.dev)))
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.runtime = runtime
     webhooks = {m.route: m.name for m in mounts}
@@ -193,9 +197,10 @@ async def _start(
     )
     if settings.redis_url is not None:
         await _warn_if_unreachable(runtime.store)
+    dialogue = default_dialogue()
     runner = TurnRunner(
         runtime.store,
-        default_dialogue(),
+        dialogue,
         clock,
         log_text=settings.log_text,
         hash_key=settings.hash_key_bytes,
@@ -211,6 +216,7 @@ async def _start(
             "SLACK_HANDOFF_CHANNEL is set but Slack is not mounted: a handoff gives the "
             "support phone number and web form instead"
         )
+    runtime.web = _build_web(settings, runtime.store, dialogue, clock, runner)
     try:
         for m in mounts:
             bot = m.build(runner)
@@ -233,6 +239,52 @@ async def _start(
     )
 
 
+def _web_chat(request: Request) -> WebChat | None:
+    web: WebChat | None = request.app.state.runtime.web
+    return web
+
+
+def _build_web(
+    settings: Settings, store: SessionStore, dialogue: Dialogue, clock: Clock, runner: TurnRunner
+) -> WebChat:
+    """The web chat, always mounted at /web/. In development (IIJBOT_DEV=1) it gets its own
+    runner on a clock the inspector can set, and the other platforms' renderers."""
+    secret = settings.web_secret
+    if secret is None:
+        # One process (a laptop, a single replica) works fine; the k8s and compose examples
+        # set it. Info, like an unset IIJBOT_HASH_KEY, so a sound server starts warning-free.
+        log.info(
+            "IIJBOT_WEB_SECRET is not set: web chat sessions are signed with a key of this "
+            "process only, so they end on restart and are not shared between replicas"
+        )
+        secret = secrets.token_hex(32)
+    dev = None
+    if settings.dev:
+        from bots.web_dev import DevClock, dev_tools
+
+        log.warning(
+            "IIJBOT_DEV=1: THE WEB INSPECTOR IS ON. It shows sessions, understanding and "
+            "platform payloads to anyone who opens /web/ and lets them set the clock. "
+            "Never run this in production."
+        )
+        dev_clock = DevClock(system=clock)
+        dev = dev_tools(dev_clock)
+        runner = TurnRunner(
+            store,
+            dialogue,
+            dev_clock,
+            log_text=settings.log_text,
+            hash_key=settings.hash_key_bytes,
+        )
+    return WebChat(
+        runner=runner,
+        secret=secret,
+        origins=Origins(settings.web_origins),
+        session_ttl=settings.session_ttl,
+        dev=dev,
+    )
+
+
 async def _warn_if_unreachable(store: SessionStore) -> None:
     # The server starts anyway: Redis may come up after the bot (compose, Kubernetes), and
     # /readyz keeps traffic away until it answers. But an operator reading the startup log
@@ -251,6 +303,7 @@ async def _stop(runtime: _Runtime) -> None:
     # Together, not one after the other: each drains within the one shared budget.
     await asyncio.gather(*(_stop_bot(name, bot) for name, bot in runtime.bots.items()))
     runtime.bots.clear()
+    runtime.web = None
     if runtime.store is not None:
         try:
             await runtime.store.close()

@@ -61,6 +61,9 @@ ENV_VARS = (
     "IIJBOT_SUPPORT_HOURS",
     "IIJBOT_HANDOFF_TTL",
     "IIJBOT_METRICS_TOKEN",
+    "IIJBOT_WEB_ORIGINS",
+    "IIJBOT_WEB_SECRET",
+    "IIJBOT_DEV",
 )
 # Variables whose values are credentials (REDIS_URL may carry a password too).
 SECRET_ENV_VARS = (
@@ -69,6 +72,7 @@ SECRET_ENV_VARS = (
     *SLACK_SECRETS,
     "IIJBOT_HASH_KEY",
     "IIJBOT_METRICS_TOKEN",
+    "IIJBOT_WEB_SECRET",
 )
 # Turns one LINE conversation may take at once before it is asked to slow down (it earns
 # one back a second; adapters/line/flood.py). 0 turns flood control off (load tests).
@@ -137,6 +141,14 @@ class Settings:
     handoff_ttl: int = DEFAULT_TTL  # IIJBOT_HANDOFF_TTL, seconds
     # /metrics answers only `Authorization: Bearer <token>`; None: /metrics is not served.
     metrics_token: str | None = field(default=None, repr=False)
+    # IIJBOT_WEB_ORIGINS: the origins (scheme://host[:port]) of pages that may embed the web
+    # chat and call its API besides the chat's own origin.
+    web_origins: tuple[str, ...] = ()
+    # IIJBOT_WEB_SECRET: signs the web chat's session cookie. None: a random key per process
+    # (cookies do not survive a restart and are not shared between replicas).
+    web_secret: str | None = field(default=None, repr=False)
+    # IIJBOT_DEV=1: the web chat's inspector (never in production: it shows sessions).
+    dev: bool = False
     # Names of the platform secrets the environment left unset, so the log can say what a
     # platform that is not mounted lacks.
     unset: frozenset[str] = field(default=frozenset(PLATFORM_SECRETS), repr=False)
@@ -180,6 +192,9 @@ class Settings:
             support_hours=_support_hours(env.get("IIJBOT_SUPPORT_HOURS")),
             handoff_ttl=_handoff_ttl(env.get("IIJBOT_HANDOFF_TTL")),
             metrics_token=_metrics_token(env.get("IIJBOT_METRICS_TOKEN")),
+            web_origins=_origins(env.get("IIJBOT_WEB_ORIGINS")),
+            web_secret=_hash_key(env.get("IIJBOT_WEB_SECRET"), "IIJBOT_WEB_SECRET"),
+            dev=_switch("IIJBOT_DEV", env.get("IIJBOT_DEV")),
             unset=frozenset(name for name in PLATFORM_SECRETS if env.get(name) is None),
             credentials=tuple(
                 v for v in (line_secret, line_token, slack_secret, slack_token) if v is not None
@@ -211,6 +226,7 @@ class Settings:
             _redis_password(self.redis_url),
             self.hash_key,
             self.metrics_token,
+            self.web_secret,
         ]
         if self.line is not None:
             found += [self.line.channel_secret, self.line.api.access_token]
@@ -343,13 +359,36 @@ def _switch(name: str, value: str | None) -> bool:
     raise SettingsError(f"{name} must be 1 (on) or 0 (off), got {value!r}")
 
 
-def _hash_key(value: str | None) -> str | None:
+def _hash_key(value: str | None, name: str = "IIJBOT_HASH_KEY") -> str | None:
     if value is not None and len(value) < MIN_HASH_KEY:
+        unset = "record no events" if name == "IIJBOT_HASH_KEY" else "use a key per process"
         raise SettingsError(
-            f"IIJBOT_HASH_KEY must be at least {MIN_HASH_KEY} characters"
-            " (e.g. `openssl rand -hex 32`); unset it to record no events"
+            f"{name} must be at least {MIN_HASH_KEY} characters"
+            f" (e.g. `openssl rand -hex 32`); unset it to {unset}"
         )
     return value
+
+
+def _origins(value: str | None) -> tuple[str, ...]:
+    """Comma- or space-separated origins, each scheme://host[:port] with nothing after."""
+    if value is None:
+        return ()
+    out: list[str] = []
+    for item in value.replace(",", " ").split():
+        parts = urlsplit(item)
+        if (
+            parts.scheme not in ("http", "https")
+            or not parts.hostname
+            or parts.path not in ("", "/")
+            or parts.query
+            or parts.fragment
+        ):
+            raise SettingsError(
+                "IIJBOT_WEB_ORIGINS must list origins like https://www.iijmio.jp"
+                f" (scheme and host, no path), got {item!r}"
+            )
+        out.append(item.rstrip("/").lower())
+    return tuple(dict.fromkeys(out))
 
 
 def _retention(value: str | None) -> int:

@@ -187,6 +187,26 @@ class TurnRunner:
         """The runner's clock: adapters judge an event's age by the time turns use."""
         return self._clock.now()
 
+    async def understanding(self, key: ConversationKey, text: str) -> Intent:
+        """What understanding makes of `text` at the node the conversation is at now, as a
+        turn would (the development inspector shows it). Nothing is committed."""
+        loaded = await self._store.load(key)
+        expect = self._dialogue.expectation(loaded.session)
+        return self._understand(text, expect, today_jst(self._clock.now()))
+
+    def topic_ranking(self, text: str) -> tuple[tuple[str, float], ...]:
+        """The topics `text` scores best for, best first: the winner and its runners-up
+        (the development inspector shows them)."""
+        from core.nlu import topic_ranking
+
+        return topic_ranking(text)
+
+    async def stored(self, key: ConversationKey) -> str | None:
+        """The conversation's session as stored (its JSON), None when there is none (the
+        development inspector shows it). Raises StoreUnavailable."""
+        loaded = await self._store.load(key)
+        return None if loaded.session is None else loaded.session.to_json()
+
     def menu(self, *, anywhere: bool = False) -> Reply:
         """The menu a new conversation opens with. anywhere: its topic buttons work at
         whatever node a conversation is at (for buttons that outlive one conversation,

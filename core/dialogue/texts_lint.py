@@ -54,6 +54,7 @@ HOMES = (
     TextsHome(Path("adapters", "line", "texts.yaml"), Path("adapters", "line")),
     TextsHome(Path("adapters", "slack", "texts.yaml"), Path("adapters", "slack")),
     TextsHome(Path("adapters", "text", "texts.yaml"), Path("adapters", "text")),
+    TextsHome(Path("adapters", "web", "texts.yaml"), Path("adapters", "web")),
 )
 
 

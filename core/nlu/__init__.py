@@ -8,7 +8,7 @@ customer's message. bench/bench_understand.py prints what it costs.
 from core.nlu.dates import DateParse, parse_date
 from core.nlu.lexicon import topic_ids, topic_label
 from core.nlu.normalize import normalize
-from core.nlu.understand import pick_choice, understand, warm_up
+from core.nlu.understand import pick_choice, topic_ranking, understand, warm_up
 
 __all__ = [
     "DateParse",
@@ -17,6 +17,7 @@ __all__ = [
     "pick_choice",
     "topic_ids",
     "topic_label",
+    "topic_ranking",
     "understand",
     "warm_up",
 ]

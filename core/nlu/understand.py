@@ -444,6 +444,19 @@ def understand(text: str, expect: Expectation, today: date) -> Intent:
     return Intent(IntentKind.UNKNOWN, facts=facts)
 
 
+def topic_ranking(text: str, top: int = 3) -> tuple[tuple[str, float], ...]:
+    """The best-scoring topics of ``text`` with their scores, best first (specific topics
+    before generic ones, as understand weighs them): the winner and its runners-up, for
+    the development inspector. Read-only; understand() does not use it."""
+    lex = load_lexicon()
+    norm = normalize(text if isinstance(text, str) else "")
+    if not norm:
+        return ()
+    scores = _weighed_scores(norm, lex.respell(compact(norm)), lex)
+    ranked = [(tid, round(sc, 3)) for tid, sc in (*scores.specific, *scores.generic) if sc > 0]
+    return tuple(ranked[:top])
+
+
 def warm_up() -> None:
     """Load everything understanding needs (lexicon, readings, tables) now, at start-up,
     so the first customer's message does not pay for it."""

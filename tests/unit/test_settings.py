@@ -276,6 +276,9 @@ def test_every_documented_variable_is_read() -> None:
         "LINE_WEBHOOK_REDELIVERY": "1",
         "IIJBOT_FLOOD_BURST": "0",
         "IIJBOT_METRICS_TOKEN": "t" * 16,
+        "IIJBOT_WEB_ORIGINS": "https://www.iijmio.jp",
+        "IIJBOT_WEB_SECRET": "w" * 32,
+        "IIJBOT_DEV": "1",
     }
     assert set(changed) == set(ENV_VARS)
     for name, value in changed.items():
