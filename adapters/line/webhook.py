@@ -17,14 +17,13 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from linebot.v3.messaging import AsyncApiClient, AsyncMessagingApi, Configuration, Message
 from linebot.v3.webhook import SignatureValidator
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from adapters.line.parse import LineEvent, MalformedPayload, events_of, parse_event
-from adapters.line.render import render_choice_page, render_notice, render_reply
-from adapters.line.send import LineSender
+from adapters.line.render import Message, render_choice_page, render_notice, render_reply
+from adapters.line.send import ApiLimits, LineClient, LineSender
 from adapters.line.texts import say
 from core.metrics import WEBHOOK_REQUESTS
 from core.reply import Choice
@@ -52,21 +51,25 @@ class LineBot:
         api_base_url: str,
         runner: TurnRunner,
         loading_after: float = LOADING_AFTER,
+        api_limits: ApiLimits | None = None,
     ) -> None:
         self._validator = SignatureValidator(channel_secret)
         self._access_token = access_token
         self._api_base_url = api_base_url.rstrip("/")
         self._runner = runner
         self._loading_after = loading_after
-        self._client: AsyncApiClient | None = None
+        self._api_limits = api_limits
+        self._client: LineClient | None = None
         self._sender: LineSender | None = None
         self._deliveries: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
-        # The SDK's aiohttp session binds to the running loop: build it here, not at import.
-        config = Configuration(access_token=self._access_token, host=self._api_base_url)
-        self._client = AsyncApiClient(config)
-        self._sender = LineSender(AsyncMessagingApi(self._client))
+        # The aiohttp session binds to the running loop: build it here, not at import.
+        self._client = LineClient(
+            access_token=self._access_token, base_url=self._api_base_url, limits=self._api_limits
+        )
+        await self._client.start()
+        self._sender = LineSender(self._client)
 
     async def stop(self) -> None:
         try:
