@@ -33,6 +33,7 @@ from starlette.routing import Route
 from adapters.line import LineBot
 
 ACCESS_TOKEN = "stub-access-token"
+STALL_SECONDS = 3.0
 CHANNEL_SECRET = "stub-channel-secret-0123456789ab"
 
 
@@ -69,6 +70,9 @@ class LineStub:
     failures: dict[str, list[tuple[int, dict[str, Any]]]] = field(default_factory=dict)
     # pushes LINE accepts (and delivers) but answers with 500, as after a lost response
     accept_then_fail_pushes: int = 0
+    reply_delay: float = 0.0  # seconds every reply takes: a slow LINE API
+    # replies that get no answer for STALL_SECONDS and are not delivered (a hung API)
+    stall_replies: int = 0
 
     def issue_reply_token(self) -> str:
         tok = uuid.uuid4().hex
@@ -143,6 +147,12 @@ class LineStub:
         body, early = await self._enter(request)
         if early is not None:
             return early
+        if self.stall_replies > 0:
+            self.stall_replies -= 1
+            await asyncio.sleep(STALL_SECONDS)
+            return self._finish(request, self._answer(500, {"message": "stalled"}))
+        if self.reply_delay:
+            await asyncio.sleep(self.reply_delay)
         if not self._messages_ok(body):
             return self._finish(request, self._answer(400, {"message": "bad messages"}))
         token = body.get("replyToken", "")
