@@ -51,6 +51,9 @@ class SlackStub:
     _ts: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _runner: web.AppRunner | None = None
     base_url: str = ""
+    # Web API methods that hang (no answer) until the stub stops: a Slack outage
+    hang: set[str] = field(default_factory=set)
+    _released: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def start(self) -> None:
         app = web.Application()
@@ -64,6 +67,7 @@ class SlackStub:
         self.base_url = f"http://127.0.0.1:{port}"
 
     async def stop(self) -> None:
+        self._released.set()  # let hung calls finish, or cleanup would wait for them
         if self._runner is not None:
             await self._runner.cleanup()
 
@@ -123,6 +127,10 @@ class SlackStub:
         if failure is not None:
             self.calls.append(Call(method, body, failure.status))
             return failure
+        if method in self.hang:
+            await self._released.wait()
+            self.calls.append(Call(method, body, 504))
+            return web.Response(status=504, text="hung")
         self.calls.append(Call(method, body, 200))
         return web.json_response(self._answer(method, body))
 
@@ -416,7 +424,7 @@ class Env:
 
 
 @contextlib.asynccontextmanager
-async def running_bot(redis_url: str, now: datetime) -> AsyncIterator[Env]:
+async def running_bot(redis_url: str, now: datetime, **bot_kw: Any) -> AsyncIterator[Env]:
     """The real pieces: Redis store, shipped dialogue, fixed clock, SlackBot over HTTP."""
     import httpx
 
@@ -431,7 +439,11 @@ async def running_bot(redis_url: str, now: datetime) -> AsyncIterator[Env]:
     store = RedisSessionStore(redis_url)
     runner = TurnRunner(store, default_dialogue(), FixedClock(now))
     bot = SlackBot(
-        signing_secret=SIGNING_SECRET, bot_token=BOT_TOKEN, api_url=stub.api_url, runner=runner
+        signing_secret=SIGNING_SECRET,
+        bot_token=BOT_TOKEN,
+        api_url=stub.api_url,
+        runner=runner,
+        **bot_kw,
     )
     server = BotServer(bot)
     await server.start()
