@@ -103,11 +103,16 @@ class LineClient:
         self._session: aiohttp.ClientSession | None = None
 
     async def start(self) -> None:
+        # The semaphore in post() hands out as many slots as the connector has
+        # connections, so aiohttp never queues a request itself and its total timeout
+        # measures the request alone.
         connector = aiohttp.TCPConnector(limit=self._pool_size, limit_per_host=0)
         self._session = aiohttp.ClientSession(
             connector=connector,
             trust_env=False,
-            timeout=aiohttp.ClientTimeout(total=None, sock_connect=CONNECT_TIMEOUT),
+            timeout=aiohttp.ClientTimeout(
+                total=self._request_timeout, sock_connect=CONNECT_TIMEOUT
+            ),
         )
 
     async def close(self) -> None:
@@ -124,16 +129,16 @@ class LineClient:
             raise aiohttp.ClientConnectionError("LINE client not started")
         body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
         hdrs = {**self._headers, **headers} if headers else self._headers
+        if self._slots.locked():  # only then is there a wait worth a timer
+            try:
+                async with asyncio.timeout(self._pool_wait):
+                    await self._slots.acquire()
+            except TimeoutError:
+                raise PoolWaitTimeout(f"no free connection within {self._pool_wait}s") from None
+        else:
+            await self._slots.acquire()
         try:
-            async with asyncio.timeout(self._pool_wait):
-                await self._slots.acquire()
-        except TimeoutError:
-            raise PoolWaitTimeout(f"no free connection within {self._pool_wait}s") from None
-        try:
-            async with (
-                asyncio.timeout(self._request_timeout),
-                self._session.post(self._base_url + path, data=body, headers=hdrs) as resp,
-            ):
+            async with self._session.post(self._base_url + path, data=body, headers=hdrs) as resp:
                 answer = await resp.read()
                 if resp.status >= 300:
                     raise LineApiError(resp.status, resp.headers, answer)
