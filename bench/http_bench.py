@@ -347,9 +347,10 @@ def target_cmd(target: str, procs: int, port: int, profile: str | None) -> list[
     else:
         cmd = [py, "-m", "uvicorn", "bench.floors:create", "--factory", "--port", str(port)]
         cmd += ["--workers", str(procs), "--no-access-log", "--log-level", "warning"]
-    if profile and target == "serve":
+    if profile:
         spy = shutil.which("py-spy") or str(Path(py).parent / "py-spy")
-        spy_args = ["record", "--format", "raw", "--rate", "250", "-o", profile, "--subprocesses"]
+        out = profile if target == "serve" else f"{profile}.floor-{target}"
+        spy_args = ["record", "--format", "raw", "--rate", "250", "-o", out, "--subprocesses"]
         cmd = [spy, *spy_args, "--", *cmd]
     return cmd
 
@@ -360,7 +361,9 @@ def main() -> int:
     parser.add_argument("--procs", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--conns", type=int, nargs="+", default=[1, 16, 64])
     parser.add_argument("--targets", nargs="+", default=["a", "b", "c", "serve"])
-    parser.add_argument("--profile", help="py-spy raw (collapsed) profile of the server rows")
+    parser.add_argument(
+        "--profile", help="py-spy raw profile of the server (floors: FILE.floor-X) to FILE"
+    )
     args = parser.parse_args()
     for tool in ("wrk", "redis-server", "redis-cli"):
         if shutil.which(tool) is None:

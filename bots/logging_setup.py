@@ -121,7 +121,7 @@ def configure_logging(settings: Settings, stream: TextIO | None = None) -> loggi
     Returns the handler (tests read what it wrote)."""
     # Nothing we write needs the caller's file and line, thread or process names: skip
     # computing them for every record (the logging HOWTO's "Optimization" switches).
-    logging._srcfile = None  # type: ignore[attr-defined]
+    logging._srcfile = None
     logging.logThreads = False
     logging.logProcesses = False
     logging.logMultiprocessing = False

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import sys
 import time
@@ -162,6 +163,10 @@ async def _start(runtime: _Runtime, settings: Settings, clock: Clock, mounts: li
             "session_ttl": settings.session_ttl,
         },
     )
+    # What start-up built (flow, rules, lexicon, readings: ~180k objects) lives as long as
+    # the process; left to the collector, every full collection walks all of it (~150 ms,
+    # a stall for every request in flight). Frozen, the collector only sees what turns make.
+    gc.freeze()
 
 
 async def _warn_if_unreachable(store: SessionStore) -> None:

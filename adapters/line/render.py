@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date
+from functools import lru_cache
 from typing import Any
 
 from adapters.line import postback
@@ -106,7 +107,7 @@ def quick_reply_items(
         shown = choices[start : start + room - 1]
         nxt = start + len(shown)
         more = nxt if nxt < len(choices) else 0
-    items += [_item(choice_action(node, c)) for c in shown]
+    items += [_choice_item(node, c) for c in shown]
     if more is not None:
         data = postback.encode(postback.Postback(node=node, page=more))
         label = say("more_label")
@@ -114,6 +115,13 @@ def quick_reply_items(
             _item({"type": "postback", "label": label, "data": data, "displayText": label})
         )
     return items
+
+
+@lru_cache(maxsize=4096)
+def _choice_item(node: str, choice: Choice) -> dict[str, Any]:
+    """A button of the flow, built once: the same node and choice always give the same
+    item. Shared between replies, so nothing may change a rendered message in place."""
+    return _item(choice_action(node, choice))
 
 
 def choice_action(node: str, choice: Choice) -> Action:

@@ -128,6 +128,9 @@ class LineBot:
         self._deliveries.add(task)  # a strong reference, or the task may be collected
         task.add_done_callback(self._deliveries.discard)
 
+    def _spawn_loading(self, sender: LineSender, user_id: str) -> None:
+        self._spawn(sender.show_loading(user_id))
+
     @staticmethod
     async def _deliver_all(sender: LineSender, outbox: list[Outgoing]) -> None:
         # One batch in order, so two messages of one user are answered in order.
@@ -158,21 +161,24 @@ class LineBot:
         if event.page is not None:
             return await self._show_page(event)
         assert event.inbound is not None
-        turn = asyncio.ensure_future(self._runner.run(event.inbound))
+        # Slow turn: let the user see we are working (1:1 only, LINE's rule). One timer per
+        # event, not a task and a wait_for; the call itself goes out in the background.
+        loading: asyncio.TimerHandle | None = None
+        if event.one_to_one:
+            loading = asyncio.get_running_loop().call_later(
+                self._loading_after, self._spawn_loading, sender, event.user_id
+            )
         try:
-            try:
-                outcome = await asyncio.wait_for(asyncio.shield(turn), self._loading_after)
-            except TimeoutError:
-                # Slow turn: let the user see we are working. 1:1 only (LINE's rule).
-                if event.one_to_one:
-                    await sender.show_loading(event.user_id)
-                outcome = await turn
+            outcome = await self._runner.run(event.inbound)
         except (StoreUnavailable, TurnConflict) as exc:
             # Answer politely and return 200 rather than 500: a 500 would make LINE
             # redeliver, and the redelivered event would be answered long after we told
             # the user to try again (a confusing second answer). The user retries instead.
             log.warning("line: turn not run (%s) for event %s", type(exc).__name__, event.event_id)
             return render_notice(say("busy"))
+        finally:
+            if loading is not None:
+                loading.cancel()
         if outcome.duplicate or outcome.reply is None:
             return []  # a redelivery already answered, or nothing to say
         if not event.reply_token:
