@@ -306,7 +306,9 @@ def measure(
 ) -> Row:
     bodies = work / "bodies.txt"
     tag = f"{target[0]}{procs}{conns:02d}"
-    count = max(200, int(BODIES_PER_SECOND[target] * procs * seconds)) if conns > 1 else 4000
+    # One connection waits for each answer: a few thousand a second at most.
+    rate = BODIES_PER_SECOND[target] * procs if conns > 1 else 5000
+    count = max(200, int(rate * seconds))
     redis_cli(redis_port, "FLUSHALL")
     load.write(bodies, count, tag)  # timestamps of now: just before the run
     redis_cli(redis_port, "CONFIG", "RESETSTAT")
