@@ -165,7 +165,9 @@ async def _start(runtime: _Runtime, settings: Settings, clock: Clock, mounts: li
     )
     # What start-up built (flow, rules, lexicon, readings: ~180k objects) lives as long as
     # the process; left to the collector, every full collection walks all of it (~150 ms,
-    # a stall for every request in flight). Frozen, the collector only sees what turns make.
+    # a stall for every request in flight). Frozen, the collector only sees what turns make;
+    # the garbage of start-up goes first, or it would be kept for good.
+    gc.collect()
     gc.freeze()
 
 
