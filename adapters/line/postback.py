@@ -51,6 +51,7 @@ def encode(pb: Postback) -> str:
     raise PostbackTooLong(f"postback data for node {pb.node!r} exceeds {LINE_POSTBACK_DATA}")
 
 
+@lru_cache(maxsize=4096)  # frozen results; a bounded cache, whatever senders put in data
 def decode(data: str) -> Postback:
     """Lenient: data we did not produce (or an old format) yields an empty Postback."""
     fields: dict[str, str] = {}
