@@ -307,7 +307,7 @@ def measure(
     bodies = work / "bodies.txt"
     tag = f"{target[0]}{procs}{conns:02d}"
     # One connection waits for each answer: a few thousand a second at most.
-    rate = BODIES_PER_SECOND[target] * procs if conns > 1 else 5000
+    rate = BODIES_PER_SECOND[target] * procs if conns > 1 else 8000
     count = max(200, int(rate * seconds))
     redis_cli(redis_port, "FLUSHALL")
     load.write(bodies, count, tag)  # timestamps of now: just before the run

@@ -31,6 +31,7 @@ from enum import StrEnum
 from typing import Any
 
 import aiohttp
+import orjson
 
 from core.metrics import PLATFORM_API_ERRORS, REPLIES_SENT
 
@@ -132,7 +133,9 @@ class LineClient:
         aiohttp.ClientError when no answer came."""
         if self._session is None:
             raise aiohttp.ClientConnectionError("LINE client not started")
-        body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+        # orjson: UTF-8 and compact like json.dumps(ensure_ascii=False), 10x faster on
+        # a reply with its quick-reply buttons (~1.5 KB).
+        body = orjson.dumps(payload)
         hdrs = {**self._headers, **headers} if headers else self._headers
         if self._slots.locked():  # only then is there a wait worth a timer
             try:
