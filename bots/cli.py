@@ -59,6 +59,12 @@ def _parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run the HTTP server for LINE and Slack")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8080)
+    serve.add_argument(
+        "--workers",
+        type=_positive,
+        default=1,
+        help="server processes sharing the port (default 1; about one per CPU core)",
+    )
     serve.set_defaults(func=_serve)
 
     lint = sub.add_parser("lint", help="validate the dialogue flow and the rules data")
@@ -76,6 +82,16 @@ def _parser() -> argparse.ArgumentParser:
     menu.add_argument("--image", type=Path, default=DEPLOY_LINE / "richmenu.png")
     menu.set_defaults(func=_line_richmenu)
     return parser
+
+
+def _positive(value: str) -> int:
+    try:
+        n = int(value)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"not a positive whole number: {value!r}")
+    return n
 
 
 def _parse_now(value: str) -> datetime:
@@ -229,7 +245,7 @@ def _emit(reply: Reply, as_json: bool) -> None:
 def _serve(args: argparse.Namespace) -> int:
     from bots.server import serve
 
-    serve(args.host, args.port)
+    serve(args.host, args.port, args.workers)
     return EXIT_OK
 
 

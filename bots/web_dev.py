@@ -60,7 +60,7 @@ def line_preview(reply: Reply) -> dict[str, Any]:
 
     problems: list[str] = []
     try:
-        messages = [m.to_dict() for m in render_reply(reply)]
+        messages = list(render_reply(reply))  # already the API JSON LINE is sent
     except Exception as exc:  # the renderer itself refused: that is the finding
         return {"json": None, "problems": [f"render failed: {exc}"]}
     try:

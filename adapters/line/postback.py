@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from functools import lru_cache
 from urllib.parse import parse_qs, urlencode
 
 from core.limits import LINE_POSTBACK_DATA
@@ -28,6 +29,7 @@ class Postback:
     date: bool = False  # a datetime picker of this node
 
 
+@lru_cache(maxsize=8192)  # the flow's buttons are a few hundred; each reply renders ~10
 def encode(pb: Postback) -> str:
     fields: dict[str, str] = {}
     if pb.node:
@@ -49,6 +51,7 @@ def encode(pb: Postback) -> str:
     raise PostbackTooLong(f"postback data for node {pb.node!r} exceeds {LINE_POSTBACK_DATA}")
 
 
+@lru_cache(maxsize=4096)  # frozen results; a bounded cache, whatever senders put in data
 def decode(data: str) -> Postback:
     """Lenient: data we did not produce (or an old format) yields an empty Postback."""
     fields: dict[str, str] = {}

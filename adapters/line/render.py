@@ -1,6 +1,12 @@
 """Reply (core/reply.py) → LINE messages: texts, the fact card as a Flex bubble, the
 date question with a native picker, and choices as quick replies on the last message.
 
+Messages are built once, as the plain JSON objects of LINE's Messaging API, and sent as
+they are: building the SDK's pydantic models and serialising them again cost more than
+the whole rest of a turn under load. The SDK's models stay the reference:
+tests/integration/test_line_flow_walk.py parses every message of a full flow walk with
+them and requires the same JSON back.
+
 Every limit the SDK leaves to the server is enforced here (see limits.py), so a reply
 that passes core's validation can never be refused by LINE for its size.
 """
@@ -9,23 +15,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date
-
-from linebot.v3.messaging import (
-    DatetimePickerAction,
-    FlexBox,
-    FlexBubble,
-    FlexButton,
-    FlexComponent,
-    FlexMessage,
-    FlexSeparator,
-    FlexText,
-    Message,
-    PostbackAction,
-    QuickReply,
-    QuickReplyItem,
-    TextMessage,
-    URIAction,
-)
+from functools import lru_cache
+from typing import Any
 
 from adapters.line import postback
 from adapters.line.limits import fit_alt_text, fit_label, fit_text
@@ -34,24 +25,32 @@ from core.clip import truncate_utf16
 from core.limits import LINE_DISPLAY_TEXT, LINE_MESSAGES, LINE_QUICK_REPLY_ITEMS
 from core.reply import Card, Choice, DateQuestion, Reply, card_as_text, format_source_line
 
+# One message object of the Messaging API, e.g. {"type": "text", "text": "..."}.
+Message = dict[str, Any]
+Action = dict[str, Any]
+
 _GREY = "#888888"
 _ACCENT = "#A3171E"  # the rich menu's red, so card titles match it
 
 
+def text_message(text: str) -> Message:
+    return {"type": "text", "text": text}
+
+
 def render_reply(reply: Reply) -> list[Message]:
     """At most five messages; quick replies (choices, date picker) on the last one."""
-    bodies: list[Message] = [TextMessage(text=fit_text(t)) for t in reply.texts if t.strip()]
+    bodies: list[Message] = [text_message(fit_text(t)) for t in reply.texts if t.strip()]
     if reply.card is not None:
         bodies.append(card_message(reply.card))
     if reply.date_question is not None:
-        bodies.append(TextMessage(text=fit_text(date_prompt(reply.date_question))))
+        bodies.append(text_message(fit_text(date_prompt(reply.date_question))))
     bodies = _fit_count(bodies)
 
     items = quick_reply_items(reply.node, reply.choices, reply.date_question)
     if items and not bodies:
-        bodies.append(TextMessage(text=say("choose_prompt")))
+        bodies.append(text_message(say("choose_prompt")))
     if items:
-        bodies[-1].quick_reply = QuickReply(items=items)
+        bodies[-1]["quickReply"] = {"items": items}
     return bodies
 
 
@@ -60,11 +59,11 @@ def render_choice_page(node: str, choices: Sequence[Choice], start: int) -> list
     items = quick_reply_items(node, choices, None, start)
     if not items:
         return []
-    return [TextMessage(text=say("more_prompt"), quick_reply=QuickReply(items=items))]
+    return [{**text_message(say("more_prompt")), "quickReply": {"items": items}}]
 
 
 def render_notice(text: str) -> list[Message]:
-    return [TextMessage(text=fit_text(text))]
+    return [text_message(fit_text(text))]
 
 
 def _fit_count(bodies: list[Message]) -> list[Message]:
@@ -74,13 +73,17 @@ def _fit_count(bodies: list[Message]) -> list[Message]:
         return bodies
     overflow = len(bodies) - LINE_MESSAGES + 1
     head = bodies[:overflow]
-    if all(isinstance(m, TextMessage) for m in head):
-        merged = "\n\n".join(m.text for m in head if isinstance(m, TextMessage))
-        return [TextMessage(text=fit_text(merged)), *bodies[overflow:]]
+    if all(m["type"] == "text" for m in head):
+        merged = "\n\n".join(str(m["text"]) for m in head)
+        return [text_message(fit_text(merged)), *bodies[overflow:]]
     return bodies[: LINE_MESSAGES - 1] + bodies[-1:]
 
 
 # --- quick replies ---------------------------------------------------------------------
+
+
+def _item(action: Action) -> dict[str, Any]:
+    return {"type": "action", "action": action}
 
 
 def quick_reply_items(
@@ -88,14 +91,14 @@ def quick_reply_items(
     choices: Sequence[Choice],
     date_question: DateQuestion | None,
     start: int = 0,
-) -> list[QuickReplyItem]:
+) -> list[dict[str, Any]]:
     """Up to 13 items. The date picker (when asked) comes first. When the choices do not
     fit, a page holds as many as it can and a 「ほかの項目」 item leads on; it carries the
     offset of the next page (not a page number) because a page with the date picker holds
     one choice fewer than the pages after it. The last page leads back to the first."""
-    items: list[QuickReplyItem] = []
+    items: list[dict[str, Any]] = []
     if date_question is not None:
-        items.append(QuickReplyItem(action=date_picker_action(node, date_question)))
+        items.append(_item(date_picker_action(node, date_question)))
     room = LINE_QUICK_REPLY_ITEMS - len(items)
     start = start if 0 <= start < len(choices) else 0
     shown: Sequence[Choice] = choices
@@ -104,36 +107,47 @@ def quick_reply_items(
         shown = choices[start : start + room - 1]
         nxt = start + len(shown)
         more = nxt if nxt < len(choices) else 0
-    items += [QuickReplyItem(action=choice_action(node, c)) for c in shown]
+    items += [_choice_item(node, c) for c in shown]
     if more is not None:
         data = postback.encode(postback.Postback(node=node, page=more))
         label = say("more_label")
         items.append(
-            QuickReplyItem(action=PostbackAction(label=label, data=data, displayText=label))
+            _item({"type": "postback", "label": label, "data": data, "displayText": label})
         )
     return items
 
 
-def choice_action(node: str, choice: Choice) -> PostbackAction:
+@lru_cache(maxsize=4096)
+def _choice_item(node: str, choice: Choice) -> dict[str, Any]:
+    """A button of the flow, built once: the same node and choice always give the same
+    item. Shared between replies, so nothing may change a rendered message in place."""
+    return _item(choice_action(node, choice))
+
+
+def choice_action(node: str, choice: Choice) -> Action:
     label = fit_label(choice.label)
     data = postback.encode(postback.Postback(node=node, value=choice.value))
     # displayText puts the tapped label in the chat, as if the user had typed it.
-    return PostbackAction(
-        label=label, data=data, displayText=truncate_utf16(choice.label, LINE_DISPLAY_TEXT)
-    )
+    return {
+        "type": "postback",
+        "label": label,
+        "data": data,
+        "displayText": truncate_utf16(choice.label, LINE_DISPLAY_TEXT),
+    }
 
 
-def date_picker_action(node: str, q: DateQuestion) -> DatetimePickerAction:
+def date_picker_action(node: str, q: DateQuestion) -> Action:
     lo, hi = min(q.min, q.max), max(q.min, q.max)
     initial = min(max(q.initial, lo), hi)  # LINE refuses an initial outside [min, max]
-    return DatetimePickerAction(
-        label=say("date_pick_label"),
-        data=postback.encode(postback.Postback(node=node, date=True)),
-        mode="date",
-        initial=initial.isoformat(),
-        min=lo.isoformat(),
-        max=hi.isoformat(),
-    )
+    return {
+        "type": "datetimepicker",
+        "label": say("date_pick_label"),
+        "data": postback.encode(postback.Postback(node=node, date=True)),
+        "mode": "date",
+        "initial": initial.isoformat(),
+        "max": hi.isoformat(),
+        "min": lo.isoformat(),
+    }
 
 
 def date_prompt(q: DateQuestion) -> str:
@@ -152,65 +166,74 @@ def _example_date(d: date) -> str:
 # --- the fact card ---------------------------------------------------------------------
 
 
-def card_message(card: Card) -> FlexMessage:
-    return FlexMessage(altText=fit_alt_text(card_as_text(card)), contents=card_bubble(card))
+def card_message(card: Card) -> Message:
+    alt = fit_alt_text(card_as_text(card))
+    return {"type": "flex", "altText": alt, "contents": card_bubble(card)}
 
 
-def card_bubble(card: Card) -> FlexBubble:
-    header = FlexBox(
-        layout="vertical",
-        contents=[FlexText(text=card.title, weight="bold", size="lg", color=_ACCENT, wrap=True)],
+def _text(text: str, **style: Any) -> dict[str, Any]:
+    return {"type": "text", "text": text, **style}
+
+
+def _box(layout: str, contents: list[dict[str, Any]], **style: Any) -> dict[str, Any]:
+    return {"type": "box", "layout": layout, "contents": contents, **style}
+
+
+def _separator() -> dict[str, Any]:
+    return {"type": "separator", "margin": "lg"}
+
+
+def card_bubble(card: Card) -> dict[str, Any]:
+    header = _box(
+        "vertical",
+        [_text(card.title, weight="bold", size="lg", color=_ACCENT, wrap=True)],
         paddingBottom="md",
     )
-    body: list[FlexComponent] = []
+    body: list[dict[str, Any]] = []
     for row in card.rows:
         body.append(
-            FlexBox(
-                layout="horizontal",
+            _box(
+                "horizontal",
+                [
+                    _text(row.label, size="sm", color=_GREY, wrap=True, flex=2),
+                    _text(row.value, size="sm", weight="bold", wrap=True, flex=3),
+                ],
                 spacing="md",
                 margin="md",
-                contents=[
-                    FlexText(text=row.label, size="sm", color=_GREY, wrap=True, flex=2),
-                    FlexText(text=row.value, size="sm", weight="bold", wrap=True, flex=3),
-                ],
             )
         )
     if card.steps:
         if body:
-            body.append(FlexSeparator(margin="lg"))
+            body.append(_separator())
         for i, step in enumerate(card.steps, 1):
             body.append(
-                FlexBox(
-                    layout="horizontal",
+                _box(
+                    "horizontal",
+                    [
+                        _text(f"{i}.", size="sm", flex=0, weight="bold"),
+                        _text(step, size="sm", wrap=True, flex=1),
+                    ],
                     spacing="sm",
                     margin="md",
-                    contents=[
-                        FlexText(text=f"{i}.", size="sm", flex=0, weight="bold"),
-                        FlexText(text=step, size="sm", wrap=True, flex=1),
-                    ],
                 )
             )
     if card.notes:
         if body:
-            body.append(FlexSeparator(margin="lg"))
+            body.append(_separator())
         for note in card.notes:
-            body.append(FlexText(text=f"※ {note}", size="xs", color=_GREY, wrap=True, margin="md"))
+            body.append(_text(f"※ {note}", size="xs", color=_GREY, wrap=True, margin="md"))
 
-    footer: list[FlexComponent] = []
+    footer: list[dict[str, Any]] = []
     if card.link is not None:
-        footer.append(
-            FlexButton(
-                action=URIAction(label=fit_label(card.link.label), uri=card.link.url),
-                style="link",
-                height="sm",
-            )
-        )
+        link = {"type": "uri", "label": fit_label(card.link.label), "uri": card.link.url}
+        footer.append({"type": "button", "action": link, "style": "link", "height": "sm"})
     source = format_source_line(card)
     if source:
-        footer.append(FlexText(text=source, size="xxs", color=_GREY, wrap=True, margin="sm"))
+        footer.append(_text(source, size="xxs", color=_GREY, wrap=True, margin="sm"))
 
-    return FlexBubble(
-        header=header,
-        body=FlexBox(layout="vertical", contents=body) if body else None,
-        footer=FlexBox(layout="vertical", contents=footer) if footer else None,
-    )
+    bubble: dict[str, Any] = {"type": "bubble", "header": header}
+    if body:
+        bubble["body"] = _box("vertical", body)
+    if footer:
+        bubble["footer"] = _box("vertical", footer)
+    return bubble

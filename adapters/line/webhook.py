@@ -21,16 +21,15 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from linebot.v3.messaging import AsyncApiClient, AsyncMessagingApi, Configuration, Message
 from linebot.v3.webhook import SignatureValidator
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from adapters.line.flood import FloodGate, Verdict
 from adapters.line.parse import LineEvent, MalformedPayload, events_of, parse_event
-from adapters.line.render import render_choice_page, render_notice, render_reply
+from adapters.line.render import Message, render_choice_page, render_notice, render_reply
 from adapters.line.replay import too_old
-from adapters.line.send import LineSender
+from adapters.line.send import ApiLimits, LineClient, LineSender
 from adapters.line.texts import say
 from core.metrics import WEBHOOK_REQUESTS
 from core.reply import Choice
@@ -62,6 +61,7 @@ class LineBot:
         drain_timeout: float = DRAIN_TIMEOUT,
         redelivery: bool = False,
         flood: FloodGate | None = None,
+        api_limits: ApiLimits | None = None,
     ) -> None:
         """redelivery: the channel has webhook redelivery on, so a turn that could not run
         (store down, too busy) is answered 500 and LINE sends it again, instead of a busy
@@ -74,7 +74,8 @@ class LineBot:
         self._drain_timeout = drain_timeout
         self._redelivery = redelivery
         self._flood = flood
-        self._client: AsyncApiClient | None = None
+        self._api_limits = api_limits
+        self._client: LineClient | None = None
         self._sender: LineSender | None = None
         self._deliveries: set[asyncio.Task[None]] = set()
         # Loading-animation calls still on their way, by event id: the event's reply waits
@@ -82,10 +83,12 @@ class LineBot:
         self._loading: dict[str, asyncio.Task[None]] = {}
 
     async def start(self) -> None:
-        # The SDK's aiohttp session binds to the running loop: build it here, not at import.
-        config = Configuration(access_token=self._access_token, host=self._api_base_url)
-        self._client = AsyncApiClient(config)
-        self._sender = LineSender(AsyncMessagingApi(self._client))
+        # The aiohttp session binds to the running loop: build it here, not at import.
+        self._client = LineClient(
+            access_token=self._access_token, base_url=self._api_base_url, limits=self._api_limits
+        )
+        await self._client.start()
+        self._sender = LineSender(self._client)
 
     async def stop(self) -> None:
         try:
@@ -224,15 +227,15 @@ class LineBot:
         if event.page is not None:
             return await self._show_page(event)
         assert event.inbound is not None
-        turn = asyncio.ensure_future(self._runner.run(event.inbound))
+        # Slow turn: let the user see we are working (1:1 only, LINE's rule). One timer per
+        # event, not a task and a wait_for; the call itself goes out in the background.
+        loading: asyncio.TimerHandle | None = None
+        if event.one_to_one:
+            loading = asyncio.get_running_loop().call_later(
+                self._loading_after, self._show_loading, sender, event
+            )
         try:
-            try:
-                outcome = await asyncio.wait_for(asyncio.shield(turn), self._loading_after)
-            except TimeoutError:
-                # Slow turn: let the user see we are working. 1:1 only (LINE's rule).
-                if event.one_to_one:
-                    self._show_loading(sender, event)
-                outcome = await turn
+            outcome = await self._runner.run(event.inbound)
         except (StoreUnavailable, TurnConflict) as exc:
             log.warning("line: turn not run (%s) for event %s", type(exc).__name__, event.event_id)
             if self._redelivery:
@@ -243,6 +246,9 @@ class LineBot:
             # Without redelivery a 500 would lose the message as surely as a 200 does:
             # answer politely and let the user send it again.
             return render_notice(say("busy"))
+        finally:
+            if loading is not None:
+                loading.cancel()
         if outcome.duplicate or outcome.reply is None:
             return []  # a redelivery already answered, or nothing to say
         if not event.reply_token:

@@ -32,7 +32,7 @@ from adapters.slack.actions import PREFIX, SlackLimitError
 from adapters.slack.desk import SlackDesk
 from adapters.slack.home import home_view
 from adapters.slack.render import SlackMessage, fallback_text, render_notice, render_reply
-from adapters.slack.send import Destination, Method, SlackSender
+from adapters.slack.send import API_TIMEOUT, Destination, Method, SlackSender
 from adapters.slack.texts import say
 from core.inbound import Inbound
 from core.metrics import WEBHOOK_REQUESTS
@@ -75,6 +75,7 @@ class SlackBot:
         runner: TurnRunner,
         command: str = COMMAND,
         desk: SlackDesk | None = None,
+        api_timeout: float = API_TIMEOUT,
     ) -> None:
         """desk: the support channel's handoff cards, whose buttons click back here."""
         self._secret = signing_secret
@@ -82,6 +83,7 @@ class SlackBot:
         self._api_url = api_url if api_url.endswith("/") else api_url + "/"
         self._runner = runner
         self._command = command
+        self._api_timeout = api_timeout
         self._tasks: set[asyncio.Task[None]] = set()
         self._handler: AsyncSlackRequestHandler | None = None
         self._session: aiohttp.ClientSession | None = None
@@ -96,11 +98,15 @@ class SlackBot:
     # ---- lifecycle ----------------------------------------------------------------------
 
     async def start(self) -> None:
-        self._session = aiohttp.ClientSession()
-        self._client = AsyncWebClient(
-            token=self._token, base_url=self._api_url, session=self._session, timeout=10
+        # slack_sdk ignores its timeout= with a shared session: the session's own limit is
+        # the one that holds, and the sender bounds each delivery as a whole.
+        self._session = aiohttp.ClientSession(
+            timeout=aiohttp.ClientTimeout(total=self._api_timeout), trust_env=False
         )
-        self._sender = SlackSender(self._client, self._session)
+        self._client = AsyncWebClient(
+            token=self._token, base_url=self._api_url, session=self._session
+        )
+        self._sender = SlackSender(self._client, self._session, timeout=self._api_timeout)
 
         # authorize= instead of token=: Bolt would otherwise call auth.test before it lets
         # the first request through; we learn the bot's ids lazily, off the request path.
@@ -129,7 +135,7 @@ class SlackBot:
         app = AsyncApp(
             signing_secret=self._secret,
             # Bolt's own client only serves our authorize result; replies use ours.
-            client=AsyncWebClient(base_url=self._api_url, session=self._session, timeout=10),
+            client=AsyncWebClient(base_url=self._api_url, session=self._session),
             authorize=authorize,
             name="iijmio-bot",
             logger=logging.getLogger("iijbot.slack.bolt"),

@@ -6,6 +6,7 @@ A failed delivery is logged with its HTTP status and counted; it never undoes th
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass, replace
 from enum import StrEnum
@@ -22,6 +23,7 @@ from core.metrics import PLATFORM_API_ERRORS, REPLIES_SENT
 log = logging.getLogger("iijbot.slack")
 
 PLATFORM = "slack"
+API_TIMEOUT = 10.0  # seconds for one delivery to Slack, all of its calls together
 
 
 class Method(StrEnum):
@@ -52,9 +54,12 @@ class Destination:
 
 
 class SlackSender:
-    def __init__(self, client: AsyncWebClient, session: aiohttp.ClientSession) -> None:
+    def __init__(
+        self, client: AsyncWebClient, session: aiohttp.ClientSession, timeout: float = API_TIMEOUT
+    ) -> None:
         self._client = client
         self._session = session
+        self._timeout = timeout
 
     async def deliver(self, dest: Destination, message: SlackMessage) -> bool:
         if dest.method is Method.RESPONSE_URL and dest.response_url:
@@ -76,9 +81,10 @@ class SlackSender:
         else:
             body["response_type"] = "ephemeral"
             body["replace_original"] = False
-        webhook = AsyncWebhookClient(dest.response_url, session=self._session, timeout=10)
+        webhook = AsyncWebhookClient(dest.response_url, session=self._session)
         try:
-            resp = await webhook.send_dict(body)
+            async with asyncio.timeout(self._timeout):
+                resp = await webhook.send_dict(body)
         except (TimeoutError, aiohttp.ClientError) as exc:
             self._failed("response_url", "network", type(exc).__name__)
             return 0
@@ -92,16 +98,8 @@ class SlackSender:
         payload = message.payload()
         channel, ts = dest.channel or "", dest.ts or ""
         try:
-            if method is Method.UPDATE:
-                await self._client.chat_update(channel=channel, ts=ts, **payload)
-            elif method is Method.POST:
-                await self._client.chat_postMessage(channel=channel, **payload)
-            elif method is Method.EPHEMERAL:
-                await self._client.chat_postEphemeral(channel=channel, user=dest.user, **payload)
-            else:
-                opened = await self._client.conversations_open(users=dest.user)
-                dm = str((opened.get("channel") or {}).get("id") or "")
-                await self._client.chat_postMessage(channel=dm, **payload)
+            async with asyncio.timeout(self._timeout):
+                await self._send(method, dest, channel, ts, payload)
         except SlackApiError as exc:
             resp = exc.response
             self._failed(method.value, str(resp.status_code), str(resp.get("error", "")))
@@ -112,9 +110,24 @@ class SlackSender:
         REPLIES_SENT.labels(PLATFORM, method.value).inc()
         return True
 
+    async def _send(
+        self, method: Method, dest: Destination, channel: str, ts: str, payload: dict[str, Any]
+    ) -> None:
+        if method is Method.UPDATE:
+            await self._client.chat_update(channel=channel, ts=ts, **payload)
+        elif method is Method.POST:
+            await self._client.chat_postMessage(channel=channel, **payload)
+        elif method is Method.EPHEMERAL:
+            await self._client.chat_postEphemeral(channel=channel, user=dest.user, **payload)
+        else:
+            opened = await self._client.conversations_open(users=dest.user)
+            dm = str((opened.get("channel") or {}).get("id") or "")
+            await self._client.chat_postMessage(channel=dm, **payload)
+
     async def publish_home(self, user: str, view: dict[str, Any]) -> bool:
         try:
-            await self._client.views_publish(user_id=user, view=view)
+            async with asyncio.timeout(self._timeout):
+                await self._client.views_publish(user_id=user, view=view)
         except SlackApiError as exc:
             resp = exc.response
             self._failed("views.publish", str(resp.status_code), str(resp.get("error", "")))

@@ -34,6 +34,7 @@ from adapters.line import LineBot
 from core.clock import Clock
 
 ACCESS_TOKEN = "stub-access-token"
+STALL_SECONDS = 3.0
 CHANNEL_SECRET = "stub-channel-secret-0123456789ab"
 
 
@@ -77,6 +78,10 @@ class LineStub:
         """Make calls to `path` hang (a slow LINE) until the returned event is set."""
         gate = self.gates[path] = asyncio.Event()
         return gate
+
+    reply_delay: float = 0.0  # seconds every reply takes: a slow LINE API
+    # replies that get no answer for STALL_SECONDS and are not delivered (a hung API)
+    stall_replies: int = 0
 
     def issue_reply_token(self) -> str:
         tok = uuid.uuid4().hex
@@ -155,6 +160,12 @@ class LineStub:
         body, early = await self._enter(request)
         if early is not None:
             return early
+        if self.stall_replies > 0:
+            self.stall_replies -= 1
+            await asyncio.sleep(STALL_SECONDS)
+            return self._finish(request, self._answer(500, {"message": "stalled"}))
+        if self.reply_delay:
+            await asyncio.sleep(self.reply_delay)
         if not self._messages_ok(body):
             return self._finish(request, self._answer(400, {"message": "bad messages"}))
         token = body.get("replyToken", "")

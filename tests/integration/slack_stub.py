@@ -52,6 +52,9 @@ class SlackStub:
     _ts: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _runner: web.AppRunner | None = None
     base_url: str = ""
+    # Web API methods that hang (no answer) until the stub stops: a Slack outage
+    hang: set[str] = field(default_factory=set)
+    _released: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def start(self) -> None:
         app = web.Application()
@@ -65,6 +68,7 @@ class SlackStub:
         self.base_url = f"http://127.0.0.1:{port}"
 
     async def stop(self) -> None:
+        self._released.set()  # let hung calls finish, or cleanup would wait for them
         if self._runner is not None:
             await self._runner.cleanup()
 
@@ -124,6 +128,10 @@ class SlackStub:
         if failure is not None:
             self.calls.append(Call(method, body, failure.status))
             return failure
+        if method in self.hang:
+            await self._released.wait()
+            self.calls.append(Call(method, body, 504))
+            return web.Response(status=504, text="hung")
         answer = self._answer(method, body)
         self.calls.append(Call(method, body, 200, response=answer))
         return web.json_response(answer)
@@ -418,7 +426,7 @@ class Env:
 
 
 @contextlib.asynccontextmanager
-async def running_bot(redis_url: str, now: datetime) -> AsyncIterator[Env]:
+async def running_bot(redis_url: str, now: datetime, **bot_kw: Any) -> AsyncIterator[Env]:
     """The real pieces: Redis store, shipped dialogue, fixed clock, SlackBot over HTTP."""
     import httpx
 
@@ -433,7 +441,11 @@ async def running_bot(redis_url: str, now: datetime) -> AsyncIterator[Env]:
     store = RedisSessionStore(redis_url)
     runner = TurnRunner(store, default_dialogue(), FixedClock(now))
     bot = SlackBot(
-        signing_secret=SIGNING_SECRET, bot_token=BOT_TOKEN, api_url=stub.api_url, runner=runner
+        signing_secret=SIGNING_SECRET,
+        bot_token=BOT_TOKEN,
+        api_url=stub.api_url,
+        runner=runner,
+        **bot_kw,
     )
     server = BotServer(bot)
     await server.start()

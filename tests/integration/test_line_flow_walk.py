@@ -1,5 +1,8 @@
 """Walk every reachable state of the shipped flow and render each reply for LINE: every
-message must be one LINE accepts (the SDK's own checks plus the ones it leaves to us)."""
+message must be one LINE accepts (the SDK's own checks plus the ones it leaves to us).
+
+The renderer writes the API's JSON itself; the SDK's models are the reference: each
+message must parse with them and serialise back to exactly the JSON we send."""
 
 from __future__ import annotations
 
@@ -8,9 +11,9 @@ from typing import Any
 from linebot.v3.messaging import ReplyMessageRequest
 
 from adapters.line import postback
-from adapters.line.render import render_reply
+from adapters.line.render import render_choice_page, render_notice, render_reply
 from core.clip import graphemes, utf16_len
-from core.reply import Reply
+from core.reply import Choice, Reply
 from tests.flow_walk import reachable_replies, resting_nodes
 
 
@@ -40,8 +43,10 @@ def _walk_components(node: Any, where: str) -> None:
 def check_line_limits(reply: Reply) -> int:
     messages = render_reply(reply)
     assert messages, reply.node
-    ReplyMessageRequest(replyToken="x", messages=messages)  # the SDK's own validation
-    dicts = [m.to_dict() for m in messages]
+    # The SDK's own validation, and nothing lost or added in its reading of our JSON.
+    request = ReplyMessageRequest.from_dict({"replyToken": "x", "messages": messages})
+    assert request.to_dict()["messages"] == messages, reply.node
+    dicts = messages
     for i, m in enumerate(dicts):
         where = f"{reply.node}[{i}]"
         if m["type"] == "text":
@@ -79,3 +84,12 @@ def test_the_walk_shows_every_card_with_its_feedback_and_every_handoff_wording()
         "承っています",
     ):
         assert wording in said, wording
+
+
+def test_choice_pages_and_notices_read_back_identically_by_the_sdk() -> None:
+    """The other two message builders, checked against the SDK like the replies."""
+    choices = [Choice(label=f"項目{i}", value=f"v{i}") for i in range(30)]
+    pages = [render_choice_page("menu", choices, start) for start in (0, 12, 24)]
+    for messages in [*pages, render_notice("ただいま混み合っています。")]:
+        request = ReplyMessageRequest.from_dict({"replyToken": "x", "messages": messages})
+        assert request.to_dict()["messages"] == messages

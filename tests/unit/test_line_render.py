@@ -37,7 +37,7 @@ GA = "か\u3099"  # か + combining dakuten
 
 
 def _dicts(reply: Reply) -> list[dict[str, Any]]:
-    return [m.to_dict() for m in render_reply(reply)]
+    return render_reply(reply)
 
 
 def _labels(msg: dict[str, Any]) -> list[str]:
@@ -197,7 +197,7 @@ def test_more_than_13_choices_page_with_a_more_item_and_cycle_back() -> None:
     more = postback.decode(first["quickReply"]["items"][-1]["action"]["data"])
     assert more.node == "menu" and more.page == 12
 
-    (second,) = [m.to_dict() for m in render_choice_page("menu", choices, more.page or 0)]
+    (second,) = list(render_choice_page("menu", choices, more.page or 0))
     labels2 = _labels(second)
     assert labels2[:-1] == [f"項目{i}" for i in range(12, 24)]
     back = postback.decode(second["quickReply"]["items"][-1]["action"]["data"])
@@ -236,7 +236,7 @@ def test_date_page_holds_one_choice_less_but_paging_loses_none() -> None:
     assert len(items) == 13
     more = postback.decode(items[-1]["action"]["data"])
     assert more.page == 11
-    (nxt,) = [m.to_dict() for m in render_choice_page("n", choices, more.page or 0)]
+    (nxt,) = list(render_choice_page("n", choices, more.page or 0))
     assert _labels(nxt)[0] == "c11"
 
 
