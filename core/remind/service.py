@@ -24,7 +24,7 @@ from core.remind.plan import (
     load_schedule,
     parse_token,
 )
-from core.reply import TOPIC_PREFIX, Card, Choice, FactRow, Link, Reply
+from core.reply import NAV_MENU, TOPIC_PREFIX, Card, Choice, FactRow, Link, Reply
 from core.texts import say
 
 PREFIX = "remind:"
@@ -136,7 +136,7 @@ class Reminders:
         choices = [
             Choice(say("remind_cancel_button", due=_short(r.due)), CANCEL + r.id) for r in items
         ]
-        choices.append(Choice(say("remind_cancel_all_button"), CANCEL_ALL))
+        choices += [Choice(say("remind_cancel_all_button"), CANCEL_ALL), _menu_button()]
         return Reply(node=NODE, texts=("\n".join(lines),), choices=tuple(choices))
 
     async def _cancel_one(self, key: ConversationKey, reminder_id: str) -> Reply:
@@ -159,9 +159,7 @@ class Reminders:
         texts = [say("remind_confirm", times=say("remind_and").join(format_due(t) for t in times))]
         if key.platform not in DELIVERING and not had:
             texts.append(say("remind_cannot_deliver"))  # once: with the first reminder
-        return Reply(
-            node=NODE, texts=tuple(texts), choices=(Choice(say("remind_list_button"), LIST),)
-        )
+        return Reply(node=NODE, texts=tuple(texts), choices=(_list_button(), _menu_button()))
 
     def message(self, reminder: Reminder, now: datetime) -> Reply:
         """What a due reminder says: what is due, by when, what to do, and the topic."""
@@ -177,10 +175,7 @@ class Reminders:
             node=NODE,
             texts=(say("remind_late"),) if late else (),
             card=card,
-            choices=(
-                Choice(say("remind_topic_button"), TOPIC_PREFIX + plan.topic),
-                Choice(say("remind_list_button"), LIST),
-            ),
+            choices=(Choice(say("remind_topic_button"), TOPIC_PREFIX + plan.topic), _list_button()),
         )
 
 
@@ -189,5 +184,13 @@ def _short(at: datetime) -> str:
     return f"{local.month}/{local.day} {local.hour}:{local.minute:02d}"
 
 
+def _list_button() -> Choice:
+    return Choice(say("remind_list_button"), LIST)
+
+
+def _menu_button() -> Choice:
+    return Choice(say("menu_button"), NAV_MENU)
+
+
 def _reply(text: str) -> Reply:
-    return Reply(node=NODE, texts=(text,))
+    return Reply(node=NODE, texts=(text,), choices=(_menu_button(),))
