@@ -30,8 +30,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 import core.metrics  # noqa: F401  (registers the iijbot_ metrics so /metrics always lists them)
 from adapters.line import LineBot
 from adapters.slack import SlackBot
+from bots.reminders import ReminderRuntime
 from bots.settings import LineSettings, Settings, SettingsError, SlackSettings
 from core.clock import Clock, SystemClock
+from core.remind.worker import DEFAULT_INTERVAL as DEFAULT_REMINDER_INTERVAL
 from core.store import store_from_url
 from core.store.base import SessionStore
 from core.turn import TurnRunner
@@ -102,16 +104,24 @@ class _Runtime:
 
     store: SessionStore | None = None
     bots: dict[str, PlatformBot] = field(default_factory=dict)
+    reminders: ReminderRuntime | None = None
     ready: bool | None = None  # last readiness answer, so only changes are logged
 
 
-def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
+def create_app(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    reminder_interval: float = DEFAULT_REMINDER_INTERVAL,
+) -> Starlette:
     runtime = _Runtime()
     mounts = _mounts(settings)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await _start(runtime, settings, clock or SystemClock(), mounts)
+        if settings.reminder_worker and runtime.reminders is not None:
+            await runtime.reminders.start_worker(reminder_interval)
         try:
             yield
         finally:
@@ -149,12 +159,14 @@ async def _start(runtime: _Runtime, settings: Settings, clock: Clock, mounts: li
     )
     if settings.redis_url is not None:
         await _warn_if_unreachable(runtime.store)
+    runtime.reminders = ReminderRuntime(settings, runtime.store, clock)
     runner = TurnRunner(
         runtime.store,
         default_dialogue(),
         clock,
         log_text=settings.log_text,
         hash_key=settings.hash_key_bytes,
+        reminders=runtime.reminders.reminders,
     )
     try:
         for m in mounts:
@@ -191,7 +203,14 @@ async def _warn_if_unreachable(store: SessionStore) -> None:
 
 
 async def _stop(runtime: _Runtime) -> None:
-    # Adapters first (they may still be sending replies that were committed), then the store.
+    # The reminder worker first (it sends on its own), then the adapters (they may still
+    # be sending replies that were committed), then the store.
+    if runtime.reminders is not None:
+        try:
+            await asyncio.wait_for(runtime.reminders.stop(), STOP_TIMEOUT)
+        except Exception:
+            log.exception("reminder worker did not stop cleanly")
+        runtime.reminders = None
     for name, bot in reversed(list(runtime.bots.items())):
         try:
             await asyncio.wait_for(bot.stop(), STOP_TIMEOUT)

@@ -99,6 +99,10 @@ class Settings:
     # recorded by the server (the terminal chat makes up a key for its run).
     hash_key: str | None = field(default=None, repr=False)
     events_retention_days: int = DEFAULT_EVENTS_RETENTION_DAYS
+    # IIJBOT_REMINDER_MONTHLY_CAP: LINE bills pushes, so reminders stop at this many a month
+    # (None: no cap). IIJBOT_REMINDER_WORKER=0: `serve` leaves sending to `remind-worker`.
+    reminder_monthly_cap: int | None = None
+    reminder_worker: bool = True
     # Names of the platform secrets the environment left unset, so the log can say what a
     # platform that is not mounted lacks.
     unset: frozenset[str] = field(default=frozenset(PLATFORM_SECRETS), repr=False)
@@ -130,6 +134,10 @@ class Settings:
             log_text=_switch("IIJBOT_LOG_TEXT", env.get("IIJBOT_LOG_TEXT")),
             hash_key=_hash_key(env.get("IIJBOT_HASH_KEY")),
             events_retention_days=_retention(env.get("IIJBOT_EVENTS_RETENTION_DAYS")),
+            reminder_monthly_cap=_cap(env.get("IIJBOT_REMINDER_MONTHLY_CAP")),
+            reminder_worker=_switch(
+                "IIJBOT_REMINDER_WORKER", env.get("IIJBOT_REMINDER_WORKER") or "1"
+            ),
             unset=frozenset(name for name in PLATFORM_SECRETS if env.get(name) is None),
             credentials=tuple(
                 v for v in (line_secret, line_token, slack_secret, slack_token) if v is not None
@@ -282,3 +290,17 @@ def _retention(value: str | None) -> int:
             f" {MAX_EVENTS_RETENTION_DAYS}, got {days}"
         )
     return days
+
+
+def _cap(value: str | None) -> int | None:
+    if value is None or value == "":
+        return None
+    try:
+        cap = int(value)
+    except ValueError:
+        raise SettingsError(
+            f"IIJBOT_REMINDER_MONTHLY_CAP must be a whole number of pushes, got {value!r}"
+        ) from None
+    if cap < 0:
+        raise SettingsError(f"IIJBOT_REMINDER_MONTHLY_CAP cannot be negative, got {cap}")
+    return cap
