@@ -6,16 +6,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import signal
+import sys
 from typing import Protocol
 
 from adapters.line.remind import LineReminderSender
 from adapters.slack.remind import SlackReminderSender
-from bots.settings import Settings
-from core.clock import Clock
+from bots.settings import Settings, SettingsError
+from core.clock import Clock, SystemClock
 from core.remind.book import MemoryReminderBook, RedisReminderBook, ReminderBook
 from core.remind.service import Reminders
 from core.remind.worker import DEFAULT_INTERVAL, Deliver, ReminderWorker
-from core.store import RedisSessionStore
+from core.store import RedisSessionStore, store_from_url
 from core.store.base import SessionStore
 
 log = logging.getLogger("iijbot.remind")
@@ -83,3 +85,43 @@ class ReminderRuntime:
         for sender in self._senders:
             await sender.stop()
         self._senders.clear()
+
+
+async def run_worker(
+    settings: Settings, clock: Clock, stop: asyncio.Event, interval: float = DEFAULT_INTERVAL
+) -> None:
+    """`iijmio-bot remind-worker`: send due reminders until stop is set."""
+    store = store_from_url(settings.redis_url, ttl=settings.session_ttl)
+    runtime = ReminderRuntime(settings, store, clock)
+    try:
+        await runtime.start_worker(interval)
+        await stop.wait()
+    finally:
+        await runtime.stop()
+        await store.close()
+
+
+def run_worker_process() -> int:
+    """The process around run_worker: settings, logging, SIGINT/SIGTERM."""
+    from bots.logging_setup import configure_logging
+
+    try:
+        settings = Settings.from_env()
+    except SettingsError as exc:
+        print(f"iijmio-bot: configuration error: {exc}", file=sys.stderr)
+        return 2
+    if settings.redis_url is None:
+        # In memory, a separate process would see none of the reminders serve keeps.
+        print("iijmio-bot: remind-worker needs REDIS_URL (the Redis serve uses)", file=sys.stderr)
+        return 2
+    configure_logging(settings)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await run_worker(settings, SystemClock(), stop)
+
+    asyncio.run(main())
+    return 0
