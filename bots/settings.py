@@ -48,6 +48,8 @@ ENV_VARS = (
     "LOG_LEVEL",
     "IIJBOT_LOG_TEXT",
     "IIJBOT_HASH_KEY",
+    "IIJBOT_REMINDER_MONTHLY_CAP",
+    "IIJBOT_REMINDER_WORKER",
     "IIJBOT_EVENTS_RETENTION_DAYS",
 )
 # Variables whose values are credentials (REDIS_URL may carry a password too).

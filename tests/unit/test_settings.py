@@ -231,6 +231,8 @@ def test_every_documented_variable_is_read() -> None:
         "IIJBOT_LOG_TEXT": "1",
         "IIJBOT_HASH_KEY": "k" * 32,
         "IIJBOT_EVENTS_RETENTION_DAYS": "30",
+        "IIJBOT_REMINDER_MONTHLY_CAP": "500",
+        "IIJBOT_REMINDER_WORKER": "0",
     }
     assert set(changed) == set(ENV_VARS)
     for name, value in changed.items():
@@ -268,3 +270,14 @@ def test_the_hash_key_is_never_shown_and_is_redacted_from_logs() -> None:
     s = Settings.from_env({"IIJBOT_HASH_KEY": key})
     assert key not in repr(s)
     assert key in s.secret_values()
+
+
+def test_reminder_settings_are_typed() -> None:
+    assert Settings.from_env({}).reminder_monthly_cap is None
+    assert Settings.from_env({}).reminder_worker is True
+    assert Settings.from_env({"IIJBOT_REMINDER_MONTHLY_CAP": "0"}).reminder_monthly_cap == 0
+    for bad in ("-1", "many"):
+        with pytest.raises(SettingsError, match="IIJBOT_REMINDER_MONTHLY_CAP"):
+            Settings.from_env({"IIJBOT_REMINDER_MONTHLY_CAP": bad})
+    with pytest.raises(SettingsError, match="IIJBOT_REMINDER_WORKER"):
+        Settings.from_env({"IIJBOT_REMINDER_WORKER": "yes"})
