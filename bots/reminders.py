@@ -15,6 +15,7 @@ from adapters.slack.remind import SlackReminderSender
 from bots.settings import Settings, SettingsError
 from core.clock import Clock, SystemClock
 from core.remind.book import MemoryReminderBook, RedisReminderBook, ReminderBook
+from core.remind.calendar import CalendarLinks
 from core.remind.service import Reminders
 from core.remind.worker import DEFAULT_INTERVAL, Deliver, ReminderWorker
 from core.store import RedisSessionStore, store_from_url
@@ -38,7 +39,10 @@ def book_for(store: SessionStore) -> ReminderBook:
 
 class ReminderRuntime:
     def __init__(self, settings: Settings, store: SessionStore, clock: Clock) -> None:
-        self.reminders = Reminders(book_for(store))
+        calendar = None
+        if settings.public_url and settings.hash_key_bytes:
+            calendar = CalendarLinks(settings.public_url, settings.hash_key_bytes)
+        self.reminders = Reminders(book_for(store), calendar=calendar)
         self._settings = settings
         self._clock = clock
         self._senders: list[_Sender] = []
@@ -70,6 +74,9 @@ class ReminderRuntime:
             "reminder worker started",
             extra={"platforms": ",".join(deliver) or "none", "interval": interval},
         )
+
+    def calendar_file(self, signed: str) -> bytes | None:
+        return self.reminders.calendar_file(signed, self._clock.now())
 
     async def wait(self) -> None:
         """Until the worker stops (remind-worker runs this until a signal)."""

@@ -133,6 +133,7 @@ def create_app(
         Route("/metrics", metrics, methods=["GET"]),
     ]
     routes += [Route(m.route, _webhook(m.name), methods=["POST"]) for m in mounts]
+    routes.append(Route("/calendar/{signed}", calendar_file, methods=["GET"]))
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.runtime = runtime
     app.add_middleware(AccessLogMiddleware)
@@ -235,6 +236,20 @@ def _webhook(platform: str) -> Callable[[Request], Awaitable[Response]]:
 
     endpoint.__name__ = f"{platform}_webhook"
     return endpoint
+
+
+async def calendar_file(request: Request) -> Response:
+    """「カレンダーに追加」: the .ics of a signed, unexpired link; 404 for anything else."""
+    runtime: _Runtime = request.app.state.runtime
+    signed = request.path_params["signed"]
+    body = runtime.reminders.calendar_file(signed) if runtime.reminders is not None else None
+    if body is None:
+        return Response("not found", status_code=404, media_type="text/plain")
+    return Response(
+        body,
+        media_type="text/calendar; charset=utf-8",
+        headers={"content-disposition": 'attachment; filename="reminder.ics"'},
+    )
 
 
 async def healthz(request: Request) -> Response:

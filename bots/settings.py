@@ -50,6 +50,7 @@ ENV_VARS = (
     "IIJBOT_HASH_KEY",
     "IIJBOT_REMINDER_MONTHLY_CAP",
     "IIJBOT_REMINDER_WORKER",
+    "IIJBOT_PUBLIC_URL",
     "IIJBOT_EVENTS_RETENTION_DAYS",
 )
 # Variables whose values are credentials (REDIS_URL may carry a password too).
@@ -105,6 +106,9 @@ class Settings:
     # (None: no cap). IIJBOT_REMINDER_WORKER=0: `serve` leaves sending to `remind-worker`.
     reminder_monthly_cap: int | None = None
     reminder_worker: bool = True
+    # IIJBOT_PUBLIC_URL: where customers reach this server (https://bot.example.com); with
+    # it and IIJBOT_HASH_KEY a reminder's confirmation links a calendar file under it.
+    public_url: str | None = None
     # Names of the platform secrets the environment left unset, so the log can say what a
     # platform that is not mounted lacks.
     unset: frozenset[str] = field(default=frozenset(PLATFORM_SECRETS), repr=False)
@@ -140,6 +144,7 @@ class Settings:
             reminder_worker=_switch(
                 "IIJBOT_REMINDER_WORKER", env.get("IIJBOT_REMINDER_WORKER") or "1"
             ),
+            public_url=_public_url(env.get("IIJBOT_PUBLIC_URL")),
             unset=frozenset(name for name in PLATFORM_SECRETS if env.get(name) is None),
             credentials=tuple(
                 v for v in (line_secret, line_token, slack_secret, slack_token) if v is not None
@@ -306,3 +311,11 @@ def _cap(value: str | None) -> int | None:
     if cap < 0:
         raise SettingsError(f"IIJBOT_REMINDER_MONTHLY_CAP cannot be negative, got {cap}")
     return cap
+
+
+def _public_url(value: str | None) -> str | None:
+    if value is None:
+        return None
+    if not value.startswith(("https://", "http://")):
+        raise SettingsError(f"IIJBOT_PUBLIC_URL must be an http(s) URL, got {value!r}")
+    return value.rstrip("/")

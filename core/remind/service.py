@@ -16,6 +16,7 @@ import yaml
 from core.clock import format_date_ja, format_day_ja, to_jst
 from core.inbound import ConversationKey, Inbound, InboundKind
 from core.remind.book import Reminder, ReminderBook
+from core.remind.calendar import CalendarLinks, ics
 from core.remind.plan import (
     END_OF_DAY,
     SCHEDULE_PATH,
@@ -99,9 +100,16 @@ def remind_choice(remind_token: str, now: datetime) -> Choice | None:
 
 
 class Reminders:
-    def __init__(self, book: ReminderBook, schedule: Schedule | None = None) -> None:
+    def __init__(
+        self,
+        book: ReminderBook,
+        schedule: Schedule | None = None,
+        calendar: CalendarLinks | None = None,
+    ) -> None:
+        """calendar: with it, the confirmation carries a 「カレンダーに追加」 link."""
         self._book = book
         self._schedule = schedule or load_schedule()
+        self._calendar = calendar
 
     @property
     def book(self) -> ReminderBook:
@@ -159,6 +167,8 @@ class Reminders:
         texts = [say("remind_confirm", times=say("remind_and").join(format_due(t) for t in times))]
         if key.platform not in DELIVERING and not had:
             texts.append(say("remind_cannot_deliver"))  # once: with the first reminder
+        if self._calendar is not None:
+            texts.append(say("remind_calendar", url=self._calendar.url(kind, deadline)))
         return Reply(node=NODE, texts=tuple(texts), choices=(_list_button(), _menu_button()))
 
     def message(self, reminder: Reminder, now: datetime) -> Reply:
@@ -177,6 +187,16 @@ class Reminders:
             card=card,
             choices=(Choice(say("remind_topic_button"), TOPIC_PREFIX + plan.topic), _list_button()),
         )
+
+    def calendar_file(self, signed: str, now: datetime) -> bytes | None:
+        """The .ics a calendar link serves; None for a forged, expired or unknown one."""
+        if self._calendar is None:
+            return None
+        found = self._calendar.read(signed, now)
+        if found is None or found[0] not in _WHAT:
+            return None
+        kind, deadline = found
+        return ics(kind, deadline, now, _WHAT[kind](), self._schedule.kinds[kind].url)
 
 
 def _short(at: datetime) -> str:

@@ -233,6 +233,7 @@ def test_every_documented_variable_is_read() -> None:
         "IIJBOT_EVENTS_RETENTION_DAYS": "30",
         "IIJBOT_REMINDER_MONTHLY_CAP": "500",
         "IIJBOT_REMINDER_WORKER": "0",
+        "IIJBOT_PUBLIC_URL": "https://bot.example.com",
     }
     assert set(changed) == set(ENV_VARS)
     for name, value in changed.items():
@@ -281,3 +282,8 @@ def test_reminder_settings_are_typed() -> None:
             Settings.from_env({"IIJBOT_REMINDER_MONTHLY_CAP": bad})
     with pytest.raises(SettingsError, match="IIJBOT_REMINDER_WORKER"):
         Settings.from_env({"IIJBOT_REMINDER_WORKER": "yes"})
+    assert Settings.from_env({"IIJBOT_PUBLIC_URL": "https://b.example/"}).public_url == (
+        "https://b.example"
+    )
+    with pytest.raises(SettingsError, match="IIJBOT_PUBLIC_URL"):
+        Settings.from_env({"IIJBOT_PUBLIC_URL": "bot.example.com"})
