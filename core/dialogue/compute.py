@@ -18,6 +18,7 @@ from core.policy.calculators import (
     first_month_proration,
     initial_cancellation,
     minimum_period,
+    mnp_number,
     mnp_out,
     voice_penalty,
     withdrawal,
@@ -259,4 +260,29 @@ def _proration(ctx: Context) -> Mapping[str, str]:
         "days": say("proration_days", used=str(r.days_used), in_month=str(r.days_in_month)),
         "amount": amount,
         "cancel_month": "" if r.cancellation_month_prorated else say("proration_cancel_month"),
+    }
+
+
+@computation(
+    "mnp_number",
+    ("issued", "last_valid", "valid_days", "status", "remind"),
+    rules=("R8",),
+    needs=("mnp_issued_date",),
+)
+def _mnp_number(ctx: Context) -> Mapping[str, str]:
+    r = mnp_number(ctx.day("mnp_issued_date"), ctx.today, ctx.rules)
+    ctx.cite(r.rule)
+    accept = str(r.rule.int_param("accept_days_left"))
+    if not r.valid:
+        status = say("mnp_number_expired")
+    elif r.enough_left:
+        status = say("mnp_number_ok", days=str(r.days_left))
+    else:
+        status = say("mnp_number_short", days=str(r.days_left), accept=accept)
+    return {
+        "issued": format_date_ja(r.issued_on),
+        "last_valid": format_date_ja(r.last_valid),
+        "valid_days": str(r.rule.int_param("valid_days")),
+        "status": status,
+        "remind": token("mnp", end_of_day(r.last_valid)) if r.valid else "",
     }

@@ -33,7 +33,6 @@ class KindPlan:
     topic: str  # the flow topic the reminder's button opens
     url: str  # the official page: what to do
     slots: tuple[Slot, ...]
-    valid_days: int | None = None  # MNP予約番号 only
 
 
 @dataclass(frozen=True)
@@ -59,13 +58,11 @@ def parse_schedule(data: Mapping[str, object]) -> Schedule:
         slots = tuple(Slot(int(s["days_before"]), _hhmm(s["at"])) for s in spec.get("slots", ()))
         if not slots:
             raise ValueError(f"reminders.yaml: kind {name} has no slots")
-        valid = spec.get("valid_days")
         kinds[str(name)] = KindPlan(
             kind=str(name),
             topic=str(spec["topic"]),
             url=str(spec["url"]),
             slots=slots,
-            valid_days=int(valid) if valid is not None else None,
         )
     late = data.get("late_after_minutes", 10)
     return Schedule(
@@ -118,13 +115,6 @@ def due_times(
         if now < at < deadline:
             out.add(at)
     return tuple(sorted(out))
-
-
-def mnp_last_valid_day(issued: date, schedule: Schedule | None = None) -> date:
-    """R8: an MNP予約番号 is valid for valid_days, the issue day being day 1."""
-    plan = (schedule or load_schedule()).kinds["mnp"]
-    assert plan.valid_days is not None  # the data declares it for mnp
-    return issued + timedelta(days=plan.valid_days - 1)
 
 
 def token(kind: str, deadline: datetime) -> str:

@@ -15,7 +15,6 @@ from core.remind.plan import (
     due_times,
     end_of_day,
     load_schedule,
-    mnp_last_valid_day,
     parse_token,
 )
 from core.remind.service import format_due, remind_choice
@@ -105,11 +104,16 @@ def test_voice_penalty_window_ends() -> None:
 
 
 def test_mnp_number_fewer_than_ten_days_left_and_the_last_day() -> None:
-    issued = date(2026, 11, 20)
-    last = mnp_last_valid_day(issued)
-    assert last == date(2026, 12, 4)  # R8: 11/20 → valid through 12/4
-    times = due_times("mnp", end_of_day(last), at(2026, 11, 20, 12))
-    assert [format_due(t) for t in times] == ["11月26日(木) 9:00", "12月4日(金) 9:00"]
+    # R8: issued 11/20 → valid through 12/4; on 11/26 9 days are left (the day counted).
+    token = remind_of("mnp_number", {"mnp_issued_date": "2026-11-20"}, at(2026, 11, 20, 12))
+    assert token == "mnp:2026-12-04T23:59"
+    assert dues(token, at(2026, 11, 20, 12)) == ["11月26日(木) 9:00", "12月4日(金) 9:00"]
+    assert remind_of("mnp_number", {"mnp_issued_date": "2026-11-20"}, at(2026, 12, 5, 9)) == ""
+
+
+def test_mnp_number_card_says_how_many_days_are_left() -> None:
+    ctx = Context({"mnp_issued_date": "2026-11-20"}, at(2026, 11, 27, 12), load_rules())
+    assert "8日" in REGISTRY["mnp_number"].run(ctx)["status"]  # fewer than 10: warned
 
 
 def quiet(slots: tuple[Slot, ...]) -> Schedule:

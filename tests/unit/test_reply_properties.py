@@ -21,6 +21,7 @@ NODES = sorted(FLOW.nodes)
 SLOT_VALUES = {
     "start_date": st.dates(date(2010, 1, 1), date(2030, 12, 31)).map(date.isoformat),
     "received_date": st.dates(date(2010, 1, 1), date(2030, 12, 31)).map(date.isoformat),
+    "mnp_issued_date": st.dates(date(2010, 1, 1), date(2030, 12, 31)).map(date.isoformat),
     "cancel_day": st.dates(date(2010, 1, 1), date(2030, 12, 31)).map(date.isoformat),
     "voice_end": st.dates(date(2010, 1, 1), date(2030, 12, 31)).map(date.isoformat),
     "plan": st.sampled_from(["giga", "mio", "old", "other"]),
