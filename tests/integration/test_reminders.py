@@ -164,17 +164,23 @@ async def seed(book: RedisReminderBook, n: int, due: datetime) -> None:
         await book.add(key, [Reminder("initial", end_of_day(due.date()), due)])
 
 
-async def test_two_workers_send_each_reminder_exactly_once(store: RedisSessionStore) -> None:
+async def test_two_workers_send_each_reminder_exactly_once(
+    store: RedisSessionStore, redis_url: str
+) -> None:
     due = datetime(2026, 11, 26, 9, 0, tzinfo=JST)
     await seed(RedisReminderBook(store.client), 40, due)
     clock = MovingClock(due + timedelta(seconds=5))
     outbox = Outbox()
+    # Each worker on its own connection pool, as two processes would be.
+    clients = [aioredis.Redis.from_url(redis_url) for _ in range(2)]
     workers = [
-        ReminderWorker(Reminders(RedisReminderBook(store.client)), clock, {"line": outbox}, batch=7)
-        for _ in range(2)
+        ReminderWorker(Reminders(RedisReminderBook(c)), clock, {"line": outbox}, batch=7)
+        for c in clients
     ]
     for _ in range(10):
         await asyncio.gather(*(w.run_once() for w in workers))
+    for c in clients:
+        await c.aclose()
     ids = [d for _, d, _ in outbox.sent]
     assert len(ids) == 40 and len(set(ids)) == 40
     assert await RedisReminderBook(store.client).claim(clock.at + timedelta(days=30)) == []
