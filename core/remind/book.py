@@ -25,6 +25,7 @@ from core.store.base import reminders_key
 from core.store.redis import _UNAVAILABLE, _unavailable
 
 DEFAULT_LEASE = timedelta(minutes=5)
+KEEP_AFTER_DEADLINE = timedelta(days=1)
 _SEP = "\n"  # never inside a platform, workspace or user id
 
 
@@ -75,7 +76,7 @@ def _unmember(member: str) -> tuple[ConversationKey, str] | None:
 
 
 class ReminderBook(Protocol):
-    async def add(self, key: ConversationKey, reminders: list[Reminder]) -> None: ...
+    async def add(self, key: ConversationKey, reminders: list[Reminder], now: datetime) -> None: ...
 
     async def listed(self, key: ConversationKey) -> list[Reminder]:
         """The conversation's reminders, earliest first."""
@@ -110,7 +111,7 @@ class MemoryReminderBook:
         self._due: dict[tuple[ConversationKey, str], datetime] = {}
         self._pushes: dict[str, int] = {}
 
-    async def add(self, key: ConversationKey, reminders: list[Reminder]) -> None:
+    async def add(self, key: ConversationKey, reminders: list[Reminder], now: datetime) -> None:
         mine = self._items.setdefault(key, {})
         for r in reminders:
             mine[r.id] = r
@@ -190,7 +191,7 @@ class RedisReminderBook:
     def _hash(self, key: ConversationKey) -> str:
         return reminders_key(key, self._prefix)
 
-    async def add(self, key: ConversationKey, reminders: list[Reminder]) -> None:
+    async def add(self, key: ConversationKey, reminders: list[Reminder], now: datetime) -> None:
         with _guard():
             if not reminders:
                 return
@@ -198,6 +199,12 @@ class RedisReminderBook:
             await self._client.zadd(
                 self._due_key, {_member(key, r.id): _ms(r.due) for r in reminders}
             )
+            # Every key of ours expires (Redis runs with noeviction): the conversation's
+            # reminders a day after the last deadline they serve.
+            # Relative to the caller's clock, as every time here is.
+            last = max(r.deadline for r in await self.listed(key))
+            ttl = int((last + KEEP_AFTER_DEADLINE - now).total_seconds())
+            await self._client.expire(self._hash(key), max(ttl, 1))
 
     async def listed(self, key: ConversationKey) -> list[Reminder]:
         with _guard():

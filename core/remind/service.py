@@ -163,7 +163,7 @@ class Reminders:
         if not times:
             return _reply(say("remind_none_left"))
         had = await self._book.listed(key)
-        await self._book.add(key, [Reminder(kind, deadline, at) for at in times])
+        await self._book.add(key, [Reminder(kind, deadline, at) for at in times], now)
         texts = [say("remind_confirm", times=say("remind_and").join(format_due(t) for t in times))]
         if key.platform not in DELIVERING and not had:
             texts.append(say("remind_cannot_deliver"))  # once: with the first reminder

@@ -87,10 +87,15 @@ async def schedule_initial(runner: TurnRunner, key: ConversationKey = KEY) -> Re
     return await tap(runner, card.choices[0].value, key)
 
 
-async def test_one_tap_schedules_and_confirms_in_one_line(store: RedisSessionStore) -> None:
+async def test_one_tap_schedules_and_confirms_in_one_line(
+    store: RedisSessionStore, aredis: aioredis.Redis
+) -> None:
     runner = TurnRunner(store, default_dialogue(), FixedClock(NOW), reminders=reminders(store))
     reply = await schedule_initial(runner)
     assert reply.texts == ("11月26日(木) 9:00 と 11月27日(金) 9:00 にお知らせします。",)
+    # Kept until a day after the deadline (11/27 23:59), counted from the turn's now.
+    ttl = await aredis.ttl("iijbot:v1:{line:-:Uremind}:reminders")
+    assert ttl == int((datetime(2026, 11, 28, 23, 59, tzinfo=JST) - NOW).total_seconds())
     listed = await type_(runner, "リマインド一覧")
     assert "11月26日(木) 9:00" in listed.texts[0] and "11月27日(金) 9:00" in listed.texts[0]
     # The conversation goes on where it was: its session is untouched.
@@ -161,7 +166,7 @@ async def test_terminal_chat_keeps_reminders_and_says_once_it_cannot_send(
 async def seed(book: RedisReminderBook, n: int, due: datetime) -> None:
     for i in range(n):
         key = ConversationKey("line", "-", f"U{i}")
-        await book.add(key, [Reminder("initial", end_of_day(due.date()), due)])
+        await book.add(key, [Reminder("initial", end_of_day(due.date()), due)], due)
 
 
 async def test_two_workers_send_each_reminder_exactly_once(
@@ -257,7 +262,7 @@ async def test_terminal_reminders_are_dropped_at_their_time(store: RedisSessionS
     cli = ConversationKey("cli", "-", "me")
     book = RedisReminderBook(store.client)
     due = datetime(2026, 11, 26, 9, 0, tzinfo=JST)
-    await book.add(cli, [Reminder("initial", end_of_day(due.date()), due)])
+    await book.add(cli, [Reminder("initial", end_of_day(due.date()), due)], due)
     outbox = Outbox()
     assert await ReminderWorker(Reminders(book), MovingClock(due), {"line": outbox}).run_once() == 0
     assert outbox.sent == [] and await book.listed(cli) == []

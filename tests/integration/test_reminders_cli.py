@@ -55,7 +55,9 @@ async def test_remind_worker_pushes_a_due_reminder_and_stops_on_signal(redis_url
     deadline = end_of_day(past_due.date())
     if deadline <= past_due:  # a minute before midnight: keep the deadline ahead
         deadline = past_due.replace(hour=23, minute=59, second=59)
-    await RedisReminderBook(store.client).add(key, [Reminder("this_month", deadline, past_due)])
+    await RedisReminderBook(store.client).add(
+        key, [Reminder("this_month", deadline, past_due)], past_due
+    )
     try:
         async with serve(stub.app()) as stub_url:
             settings = Settings(redis_url=redis_url, line_api=LineApi(ACCESS_TOKEN, stub_url))
