@@ -266,3 +266,15 @@ async def test_terminal_reminders_are_dropped_at_their_time(store: RedisSessionS
     outbox = Outbox()
     assert await ReminderWorker(Reminders(book), MovingClock(due), {"line": outbox}).run_once() == 0
     assert outbox.sent == [] and await book.listed(cli) == []
+
+
+async def test_the_reminders_topic_button_works_wherever_the_conversation_is(
+    store: RedisSessionStore,
+) -> None:
+    # Slack sends back the node a button was rendered for: "" for a reminder's buttons.
+    runner = TurnRunner(store, default_dialogue(), FixedClock(NOW), reminders=reminders(store))
+    await to_initial_card(runner)
+    out = await runner.run(
+        Inbound(KEY, InboundKind.CHOICE, choice_value="topic:withdraw", choice_node="")
+    )
+    assert out.reply is not None and out.reply.node == "withdraw"
