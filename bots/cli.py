@@ -67,6 +67,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.set_defaults(func=_serve)
 
+    worker = sub.add_parser(
+        "remind-worker", help="send due reminders (for deployments that run it apart from serve)"
+    )
+    worker.set_defaults(func=_remind_worker)
+
     lint = sub.add_parser("lint", help="validate the dialogue flow and the rules data")
     lint.add_argument("--flow", type=Path, help="flow file (default: the shipped one)")
     lint.add_argument("--rules", type=Path, help="rules file (default: the shipped one)")
@@ -154,14 +159,23 @@ class _Chat:
         log_text: bool,
         hash_key: bytes = b"",
     ) -> None:
+        from bots.reminders import book_for
         from core.dialogue import default_dialogue
+        from core.remind.service import Reminders
 
         self.store = store
         self.clock = clock
         self.key = ConversationKey("cli", "-", user)
         self.dialogue = default_dialogue()
+        # Reminders are kept like on any platform; the terminal cannot deliver them and
+        # says so when the first one is set.
         self.runner = TurnRunner(
-            store, self.dialogue, clock, log_text=log_text, hash_key=hash_key or None
+            store,
+            self.dialogue,
+            clock,
+            log_text=log_text,
+            hash_key=hash_key or None,
+            reminders=Reminders(book_for(store)),
         )
 
     async def opening(self) -> Reply | None:
@@ -247,6 +261,12 @@ def _serve(args: argparse.Namespace) -> int:
 
     serve(args.host, args.port, args.workers)
     return EXIT_OK
+
+
+def _remind_worker(args: argparse.Namespace) -> int:
+    from bots.reminders import run_worker_process
+
+    return run_worker_process()
 
 
 def _lint(args: argparse.Namespace) -> int:

@@ -37,9 +37,11 @@ from adapters.slack import SlackBot
 from adapters.slack.desk import SlackDesk
 from adapters.web import Origins, WebChat, web_routes
 from bots.body_limit import MAX_BODY_BYTES, BodyLimitMiddleware
+from bots.reminders import ReminderRuntime
 from bots.settings import LineSettings, Settings, SettingsError, SlackSettings
 from core.clock import Clock, SystemClock
 from core.handoff import HandoffSetup
+from core.remind.worker import DEFAULT_INTERVAL as DEFAULT_REMINDER_INTERVAL
 from core.store import store_from_url
 from core.store.base import SessionStore
 from core.store.handoffs import index_for
@@ -140,10 +142,16 @@ class _Runtime:
     store: SessionStore | None = None
     bots: dict[str, PlatformBot] = field(default_factory=dict)
     web: WebChat | None = None
+    reminders: ReminderRuntime | None = None
     ready: bool | None = None  # last readiness answer, so only changes are logged
 
 
-def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
+def create_app(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    reminder_interval: float = DEFAULT_REMINDER_INTERVAL,
+) -> Starlette:
     runtime = _Runtime()
     desk = handoff_desk(settings)
     mounts = _mounts(settings, desk)
@@ -151,6 +159,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await _start(runtime, settings, clock or SystemClock(), mounts, desk)
+        if settings.reminder_worker and runtime.reminders is not None:
+            await runtime.reminders.start_worker(reminder_interval)
         try:
             yield
         finally:
@@ -164,6 +174,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
         routes.append(Route("/metrics", _metrics(settings.metrics_token), methods=["GET"]))
     routes += [Route(m.route, _webhook(m.name), methods=["POST"]) for m in mounts]
     routes.append(Mount("/web", routes=web_routes(_web_chat, dev=settings.dev)))
+    routes.append(Route("/calendar/{signed}", calendar_file, methods=["GET"]))
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.runtime = runtime
     webhooks = {m.route: m.name for m in mounts}
@@ -199,6 +210,7 @@ async def _start(
     if settings.redis_url is not None:
         await _warn_if_unreachable(runtime.store)
     dialogue = default_dialogue()
+    runtime.reminders = ReminderRuntime(settings, runtime.store, clock)
     runner = TurnRunner(
         runtime.store,
         dialogue,
@@ -211,6 +223,7 @@ async def _start(
             hours=settings.support_hours,
             ttl=settings.handoff_ttl,
         ),
+        reminders=runtime.reminders.reminders,
     )
     if settings.handoff_channel and desk is None:
         log.warning(
@@ -306,8 +319,15 @@ async def _warn_if_unreachable(store: SessionStore) -> None:
 
 
 async def _stop(runtime: _Runtime) -> None:
-    # Adapters first (they may still be sending replies that were committed), then the store.
-    # Together, not one after the other: each drains within the one shared budget.
+    # The reminder worker first (it sends on its own), then the adapters (they may still
+    # be sending replies that were committed), then the store. The adapters stop together,
+    # not one after the other: each drains within the one shared budget.
+    if runtime.reminders is not None:
+        try:
+            await asyncio.wait_for(runtime.reminders.stop(), STOP_TIMEOUT)
+        except Exception:
+            log.exception("reminder worker did not stop cleanly")
+        runtime.reminders = None
     await asyncio.gather(*(_stop_bot(name, bot) for name, bot in runtime.bots.items()))
     runtime.bots.clear()
     runtime.web = None
@@ -336,6 +356,20 @@ def _webhook(platform: str) -> Callable[[Request], Awaitable[Response]]:
 
     endpoint.__name__ = f"{platform}_webhook"
     return endpoint
+
+
+async def calendar_file(request: Request) -> Response:
+    """「カレンダーに追加」: the .ics of a signed, unexpired link; 404 for anything else."""
+    runtime: _Runtime = request.app.state.runtime
+    signed = request.path_params["signed"]
+    body = runtime.reminders.calendar_file(signed) if runtime.reminders is not None else None
+    if body is None:
+        return Response("not found", status_code=404, media_type="text/plain")
+    return Response(
+        body,
+        media_type="text/calendar; charset=utf-8",
+        headers={"content-disposition": 'attachment; filename="reminder.ics"'},
+    )
 
 
 async def healthz(request: Request) -> Response:

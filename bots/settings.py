@@ -56,6 +56,9 @@ ENV_VARS = (
     "LOG_LEVEL",
     "IIJBOT_LOG_TEXT",
     "IIJBOT_HASH_KEY",
+    "IIJBOT_REMINDER_MONTHLY_CAP",
+    "IIJBOT_REMINDER_WORKER",
+    "IIJBOT_PUBLIC_URL",
     "IIJBOT_EVENTS_RETENTION_DAYS",
     "SLACK_HANDOFF_CHANNEL",
     "IIJBOT_SUPPORT_HOURS",
@@ -149,6 +152,13 @@ class Settings:
     web_secret: str | None = field(default=None, repr=False)
     # IIJBOT_DEV=1: the web chat's inspector (never in production: it shows sessions).
     dev: bool = False
+    # IIJBOT_REMINDER_MONTHLY_CAP: LINE bills pushes, so reminders stop at this many a month
+    # (None: no cap). IIJBOT_REMINDER_WORKER=0: `serve` leaves sending to `remind-worker`.
+    reminder_monthly_cap: int | None = None
+    reminder_worker: bool = True
+    # IIJBOT_PUBLIC_URL: where customers reach this server (https://bot.example.com); with
+    # it and IIJBOT_HASH_KEY a reminder's confirmation links a calendar file under it.
+    public_url: str | None = None
     # Names of the platform secrets the environment left unset, so the log can say what a
     # platform that is not mounted lacks.
     unset: frozenset[str] = field(default=frozenset(PLATFORM_SECRETS), repr=False)
@@ -195,6 +205,11 @@ class Settings:
             web_origins=_origins(env.get("IIJBOT_WEB_ORIGINS")),
             web_secret=_hash_key(env.get("IIJBOT_WEB_SECRET"), "IIJBOT_WEB_SECRET"),
             dev=_switch("IIJBOT_DEV", env.get("IIJBOT_DEV")),
+            reminder_monthly_cap=_cap(env.get("IIJBOT_REMINDER_MONTHLY_CAP")),
+            reminder_worker=_switch(
+                "IIJBOT_REMINDER_WORKER", env.get("IIJBOT_REMINDER_WORKER") or "1"
+            ),
+            public_url=_public_url(env.get("IIJBOT_PUBLIC_URL")),
             unset=frozenset(name for name in PLATFORM_SECRETS if env.get(name) is None),
             credentials=tuple(
                 v for v in (line_secret, line_token, slack_secret, slack_token) if v is not None
@@ -437,3 +452,25 @@ def _handoff_ttl(value: str | None) -> int:
             f" seconds, got {ttl}"
         )
     return ttl
+
+
+def _cap(value: str | None) -> int | None:
+    if value is None or value == "":
+        return None
+    try:
+        cap = int(value)
+    except ValueError:
+        raise SettingsError(
+            f"IIJBOT_REMINDER_MONTHLY_CAP must be a whole number of pushes, got {value!r}"
+        ) from None
+    if cap < 0:
+        raise SettingsError(f"IIJBOT_REMINDER_MONTHLY_CAP cannot be negative, got {cap}")
+    return cap
+
+
+def _public_url(value: str | None) -> str | None:
+    if value is None:
+        return None
+    if not value.startswith(("https://", "http://")):
+        raise SettingsError(f"IIJBOT_PUBLIC_URL must be an http(s) URL, got {value!r}")
+    return value.rstrip("/")

@@ -54,3 +54,10 @@ def format_date_ja(d: date) -> str:
     if isinstance(d, datetime):
         d = today_jst(d)
     return f"{d.year}年{d.month}月{d.day}日({_WEEKDAYS_JA[d.weekday()]})"
+
+
+def format_day_ja(d: date) -> str:
+    """A date within the year, as short lines read it: 11月26日(木)."""
+    if isinstance(d, datetime):
+        d = today_jst(d)
+    return f"{d.month}月{d.day}日({_WEEKDAYS_JA[d.weekday()]})"

@@ -40,3 +40,9 @@ EVENTS_DROPPED = Counter(
     "Turn events not recorded because the store could not take them (the turn went on)",
     ["platform"],
 )
+REMINDERS = Counter(
+    "iijbot_reminders_total",
+    "Due reminders by platform and outcome (sent, past, capped, failed, undeliverable); "
+    "platform=line,outcome=sent counts the billed LINE pushes",
+    ["platform", "outcome"],
+)

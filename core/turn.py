@@ -38,6 +38,7 @@ from core.inbound import ConversationKey, Inbound, InboundKind
 from core.intent import Command, Expectation, Intent, IntentKind
 from core.mask import mask
 from core.metrics import COMMIT_CONFLICTS, INTENTS, TURN_SECONDS, TURNS
+from core.remind.service import Reminders
 from core.reply import Reply
 from core.session import Session
 from core.store.base import EVENT_TTL, CommitStatus, Loaded, SessionStore, StoreUnavailable
@@ -106,11 +107,12 @@ class TurnOutcome:
     reply: Reply | None  # None: nothing to send (a redelivered event)
     duplicate: bool
     version: int = 0  # the session version after this turn (0: no session is kept)
+    aside: bool = False  # answered beside the conversation (reminders): it goes on as it was
 
     @property
     def ended(self) -> bool:
         """The turn closed the conversation (終了 / やめる, unfollow): nothing is kept."""
-        return not self.duplicate and self.version == 0
+        return not self.duplicate and not self.aside and self.version == 0
 
 
 class TurnConflict(RuntimeError):
@@ -149,13 +151,16 @@ class TurnRunner:
         log_text: bool = False,
         hash_key: bytes | None = None,
         handoffs: HandoffSetup | None = None,
+        reminders: Reminders | None = None,
     ) -> None:
         """log_text: put what the user typed into the turn log (debugging only; it is
         personal data, so off unless the operator's settings say so).
         hash_key: IIJBOT_HASH_KEY; with it every committed turn records a TurnEvent (the
         conversation named only by its keyed hash), without it no event is recorded.
         handoffs: how a customer is handed to a person (default: no support desk, so the
-        support contacts are given instead)."""
+        support contacts are given instead).
+        reminders: 「リマインドする」 and its kin are answered by it; without it they are
+        ordinary (unknown) choices."""
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
         self._store = store
@@ -166,6 +171,7 @@ class TurnRunner:
         self._log_text = log_text
         self._hash_key = hash_key
         self._handoffs = handoffs if handoffs is not None else HandoffSetup()
+        self._reminders = reminders
 
     # ---- what an adapter may ask without running a turn (nothing is committed) ----------
 
@@ -222,7 +228,9 @@ class TurnRunner:
             return self._understand(inbound.text, expect, today_jst(now))
         if kind is InboundKind.CHOICE:
             return Intent(
-                IntentKind.CHOICE, value=inbound.choice_value or "", node=inbound.choice_node
+                IntentKind.CHOICE,
+                value=inbound.choice_value or "",
+                node=inbound.choice_node or None,
             )
         if kind is InboundKind.DATE:
             # The picker's node travels with the date, so an older picker is told apart.
@@ -235,6 +243,11 @@ class TurnRunner:
         platform = inbound.key.platform
         started = time.perf_counter()
         try:
+            aside = await self._aside(inbound)
+            if aside is not None:
+                TURNS.labels(platform, "ok").inc()
+                self._log(inbound, "ok", aside.node or "remind", None, 0, started, 1)
+                return TurnOutcome(aside, False, aside=True)
             outcome, intent, attempts = await self._attempt_all(inbound)
         except StoreUnavailable:
             TURNS.labels(platform, "store_error").inc()
@@ -252,6 +265,12 @@ class TurnRunner:
         node = outcome.reply.node if outcome.reply is not None else None
         self._log(inbound, label, node, intent, outcome.version, started, attempts)
         return outcome
+
+    async def _aside(self, inbound: Inbound) -> Reply | None:
+        """A reminder input, answered without a dialogue step (it changes no session)."""
+        if self._reminders is None:
+            return None
+        return await self._reminders.handle(inbound, self._clock.now())
 
     async def _attempt_all(self, inbound: Inbound) -> tuple[TurnOutcome, Intent | None, int]:
         key, event_id = inbound.key, inbound.event_id or None
@@ -272,6 +291,8 @@ class TurnRunner:
             status = await self._store.commit(key, session, loaded.version, event_id, event)
             if status is CommitStatus.OK:
                 if erase:
+                    if self._reminders is not None:
+                        await self._reminders.forget(key)
                     await self._store.erase(key, self._conv(key))
                     await self._forget_handoff(key)
                 version = 0 if session is None else loaded.version + 1

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from core.clock import JST
 from core.policy import RuleBook, format_date_ja, format_datetime_ja, format_month_ja
@@ -18,11 +18,14 @@ from core.policy.calculators import (
     first_month_proration,
     initial_cancellation,
     minimum_period,
+    mnp_number,
     mnp_out,
     voice_penalty,
     withdrawal,
 )
+from core.policy.calendar import month_end
 from core.policy.rules import RuleVersion
+from core.remind.plan import end_of_day, token
 from core.texts import say
 
 
@@ -88,11 +91,20 @@ def _yen(amount: int) -> str:
     return say("yen", amount=f"{amount:,}")
 
 
-@computation("cancel_today", ("applied", "effective"), rules=("R1",))
+# Each card with a deadline names it in `remind` (core/remind/plan.py token; "" for none):
+# the engine offers 「リマインドする」 for it while a time to remind at is left.
+
+
+@computation("cancel_today", ("applied", "effective", "remind"), rules=("R1",))
 def _cancel_today(ctx: Context) -> Mapping[str, str]:
     r = cancellation_effective(ctx.today, ctx.rules)
     ctx.cite(r.rule)
-    return {"applied": format_date_ja(r.applied_on), "effective": format_date_ja(r.effective_on)}
+    return {
+        "applied": format_date_ja(r.applied_on),
+        "effective": format_date_ja(r.effective_on),
+        # Applied for by the month's last day, the cancellation takes effect this month.
+        "remind": token("this_month", end_of_day(month_end(ctx.today))),
+    }
 
 
 @computation("mnp_out", ("fee", "line_ends", "billing"), rules=("R7",))
@@ -105,7 +117,7 @@ def _mnp_out(ctx: Context) -> Mapping[str, str]:
 
 @computation(
     "min_period",
-    ("start", "period_end", "earliest", "inside", "rule_text"),
+    ("start", "period_end", "earliest", "inside", "rule_text", "remind"),
     rules=("R3",),
     needs=("start_date",),
 )
@@ -126,12 +138,18 @@ def _min_period(ctx: Context) -> Mapping[str, str]:
         "rule_text": say(
             "min_period_same_month_end" if kind == "same_month_end" else "min_period_next_month_end"
         ),
+        # The first day after the period: from then on nothing restricts a cancellation.
+        "remind": (
+            token("min_period", end_of_day(r.period_end + timedelta(days=1)))
+            if r.inside_period
+            else ""
+        ),
     }
 
 
 @computation(
     "initial",
-    ("received", "last_day", "status", "possible"),
+    ("received", "last_day", "status", "possible", "remind"),
     rules=("R4",),
     needs=("received_date",),
 )
@@ -149,12 +167,13 @@ def _initial(ctx: Context) -> Mapping[str, str]:
         "last_day": format_date_ja(r.last_day),
         "status": status,
         "possible": "yes" if r.still_possible else "no",
+        "remind": token("initial", end_of_day(r.last_day)) if r.still_possible else "",
     }
 
 
 @computation(
     "withdraw",
-    ("scheduled", "deadline", "status", "checked_at", "possible", "adjusted"),
+    ("scheduled", "deadline", "status", "checked_at", "possible", "adjusted", "remind"),
     rules=("R5", "R1"),
     needs=("cancel_day",),
 )
@@ -181,12 +200,13 @@ def _withdraw(ctx: Context) -> Mapping[str, str]:
         "checked_at": format_datetime_ja(r.at),
         "possible": "yes" if r.possible else "no",
         "adjusted": adjusted,
+        "remind": token("withdraw", r.deadline) if r.possible else "",
     }
 
 
 @computation(
     "voice_penalty",
-    ("start", "end", "result", "last_month"),
+    ("start", "end", "result", "last_month", "remind"),
     rules=("R6",),
     needs=("start_date", "voice_end"),
 )
@@ -198,6 +218,7 @@ def _voice_penalty(ctx: Context) -> Mapping[str, str]:
             "end": format_date_ja(end),
             "result": say("voice_end_before_start"),
             "last_month": "",
+            "remind": "",
         }
     r = voice_penalty(start, end, True, ctx.rules)
     ctx.cite(r.rule)
@@ -211,6 +232,12 @@ def _voice_penalty(ctx: Context) -> Mapping[str, str]:
         "end": format_date_ja(end),
         "result": result,
         "last_month": say("voice_last_month", month=format_month_ja(r.last_month_charged)),
+        # The first day ending voice costs nothing: the day after the last charged month.
+        "remind": (
+            token("voice", end_of_day(month_end(r.last_month_charged) + timedelta(days=1)))
+            if r.applies
+            else ""
+        ),
     }
 
 
@@ -233,4 +260,29 @@ def _proration(ctx: Context) -> Mapping[str, str]:
         "days": say("proration_days", used=str(r.days_used), in_month=str(r.days_in_month)),
         "amount": amount,
         "cancel_month": "" if r.cancellation_month_prorated else say("proration_cancel_month"),
+    }
+
+
+@computation(
+    "mnp_number",
+    ("issued", "last_valid", "valid_days", "status", "remind"),
+    rules=("R8",),
+    needs=("mnp_issued_date",),
+)
+def _mnp_number(ctx: Context) -> Mapping[str, str]:
+    r = mnp_number(ctx.day("mnp_issued_date"), ctx.today, ctx.rules)
+    ctx.cite(r.rule)
+    accept = str(r.rule.int_param("accept_days_left"))
+    if not r.valid:
+        status = say("mnp_number_expired")
+    elif r.enough_left:
+        status = say("mnp_number_ok", days=str(r.days_left))
+    else:
+        status = say("mnp_number_short", days=str(r.days_left), accept=accept)
+    return {
+        "issued": format_date_ja(r.issued_on),
+        "last_valid": format_date_ja(r.last_valid),
+        "valid_days": str(r.rule.int_param("valid_days")),
+        "status": status,
+        "remind": token("mnp", end_of_day(r.last_valid)) if r.valid else "",
     }

@@ -26,6 +26,7 @@ from core.intent import ChoiceSpec, Command, Expectation, Intent, IntentKind
 from core.limits import MAX_TEXTS
 from core.policy import NoRuleInForce, RuleBook, format_date_ja, load_rules
 from core.policy.rules import RuleVersion
+from core.remind.service import remind_choice
 from core.reply import (
     FEEDBACK_RESOLVED,
     FEEDBACK_UNRESOLVED,
@@ -501,11 +502,15 @@ class _Turn:
         texts = [*pre]
         if node.text:
             texts.append(node.text.format(**values))
+        choices = self._choices(s, node)
+        remind = remind_choice(values.get("remind", ""), self.now)
+        if remind is not None:  # a deadline still ahead: the card offers a reminder first
+            choices = (remind, *choices)
         return Reply(
             node=s.node,
             texts=_fit(texts),
             card=self.card(node, values, cited, dict(s.answers)),
-            choices=(*self._choices(s, node), *self.d.feedback_choices(node)),
+            choices=(*choices, *self.d.feedback_choices(node)),
         )
 
     def ask(self, s: Session, pre: Sequence[str]) -> Reply:

@@ -1,4 +1,4 @@
-"""IIJmio's date rules (R1–R7) as data, and the calculators that apply them."""
+"""IIJmio's date rules (R1–R8) as data, and the calculators that apply them."""
 
 from core.policy.calendar import (
     JST,

@@ -1,4 +1,4 @@
-"""The date rules R1–R7 as pure functions of the customer's dates and the rule book.
+"""The date rules R1–R8 as pure functions of the customer's dates and the rule book.
 
 Each result carries the RuleVersion it used so a reply can cite its source, link and
 effective dates. Which version applies is chosen by the day the question concerns
@@ -213,5 +213,31 @@ def mnp_out(book: RuleBook, on: date | None = None) -> MnpOut:
         fee_yen=rule.int_param("mnp_fee_yen"),
         line_ends=rule.str_param("line_ends"),
         month_billed_in_full=rule.bool_param("month_billed_in_full"),
+        rule=rule,
+    )
+
+
+@dataclass(frozen=True)
+class MnpNumber:
+    """R8: an MNP予約番号 is valid through last_valid, the issue day being day 1."""
+
+    issued_on: date
+    last_valid: date
+    days_left: int  # today included; 0 once it has expired
+    valid: bool
+    enough_left: bool  # as many days left as receiving carriers commonly want
+    rule: RuleVersion
+
+
+def mnp_number(issued_on: date, today: date, book: RuleBook) -> MnpNumber:
+    rule = book.in_force("R8", today)
+    last = issued_on + timedelta(days=rule.int_param("valid_days") - 1)
+    left = max(0, (last - today).days + 1)
+    return MnpNumber(
+        issued_on=issued_on,
+        last_valid=last,
+        days_left=left,
+        valid=today <= last,
+        enough_left=left >= rule.int_param("accept_days_left"),
         rule=rule,
     )

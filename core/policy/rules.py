@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-RULE_IDS: tuple[str, ...] = ("R1", "R2", "R3", "R4", "R5", "R6", "R7")
+RULE_IDS: tuple[str, ...] = ("R1", "R2", "R3", "R4", "R5", "R6", "R7", "R8")
 DEFAULT_PATH = Path(__file__).with_name("rules.yaml")
 
 ParamValue = str | int | bool
@@ -32,6 +32,7 @@ REQUIRED_PARAMS: Mapping[str, Mapping[str, type]] = {
     "R5": {"deadline": str},
     "R6": {"months": int, "amount_yen": int, "tax": str},
     "R7": {"mnp_fee_yen": int, "line_ends": str, "month_billed_in_full": bool},
+    "R8": {"valid_days": int, "accept_days_left": int},
 }
 ALLOWED_VALUES: Mapping[tuple[str, str], frozenset[str]] = {
     ("R1", "effective"): frozenset({"month_end"}),

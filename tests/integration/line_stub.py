@@ -286,6 +286,7 @@ class LineHarness:
     bot: LineBot | None  # None: the bot runs in another process (nothing to drain here)
     # The time the bot's clock says: events are stamped as LINE stamps them, just before.
     now: datetime | None = None
+    clock: Clock | None = None  # a clock the test moves: events follow it (overrides now)
     _n: int = 0
 
     @property
@@ -343,9 +344,10 @@ class LineHarness:
 
     def timestamp_ms(self) -> int:
         """Milliseconds since the epoch, as LINE's `timestamp`: a few seconds before now."""
-        if self.now is None:
+        now = self.clock.now() if self.clock is not None else self.now
+        if now is None:
             return 1_780_000_000_000
-        return int(self.now.timestamp() * 1000) - 5_000
+        return int(now.timestamp() * 1000) - 5_000
 
     def text(self, text: str, **kw: Any) -> dict[str, Any]:
         # No quoteToken, as older clients send it: the SDK would call this an UnknownEvent.

@@ -20,6 +20,7 @@ NOW = datetime(2026, 11, 24, 10, 0, tzinfo=JST)
 ANSWERS = {
     "start_date": "2026-11-10",
     "received_date": "2026-11-20",
+    "mnp_issued_date": "2026-11-20",
     "cancel_day": "2026-11-30",
     "voice_end": "2026-11-30",
     "plan": "old",

@@ -105,11 +105,11 @@ def test_missing_unknown_and_unsourced_rules_are_each_reported(tmp_path: Path) -
         if r["id"] == "R7":
             r["source"] = ""
             r["source_url"] = "help.iijmio.jp"
-    rules.append({**rules[0], "id": "R8"})
+    rules.append({**rules[0], "id": "R9"})
     doc["rules"] = rules
     problems = _problems(tmp_path, doc)
     assert any(p.startswith("R5: missing") for p in problems)
-    assert any(p.startswith("R8: unknown rule id") for p in problems)
+    assert any(p.startswith("R9: unknown rule id") for p in problems)
     assert "R7 v1: missing source" in problems
     assert any(p.startswith("R7 v1: source_url must be an https://") for p in problems)
 

@@ -279,6 +279,9 @@ def test_every_documented_variable_is_read() -> None:
         "IIJBOT_WEB_ORIGINS": "https://www.iijmio.jp",
         "IIJBOT_WEB_SECRET": "w" * 32,
         "IIJBOT_DEV": "1",
+        "IIJBOT_REMINDER_MONTHLY_CAP": "500",
+        "IIJBOT_REMINDER_WORKER": "0",
+        "IIJBOT_PUBLIC_URL": "https://bot.example.com",
     }
     assert set(changed) == set(ENV_VARS)
     for name, value in changed.items():
@@ -344,3 +347,19 @@ def test_handoff_settings_are_typed_and_checked() -> None:
     ):
         with pytest.raises(SettingsError, match=name):
             Settings.from_env({name: bad})
+
+
+def test_reminder_settings_are_typed() -> None:
+    assert Settings.from_env({}).reminder_monthly_cap is None
+    assert Settings.from_env({}).reminder_worker is True
+    assert Settings.from_env({"IIJBOT_REMINDER_MONTHLY_CAP": "0"}).reminder_monthly_cap == 0
+    for bad in ("-1", "many"):
+        with pytest.raises(SettingsError, match="IIJBOT_REMINDER_MONTHLY_CAP"):
+            Settings.from_env({"IIJBOT_REMINDER_MONTHLY_CAP": bad})
+    with pytest.raises(SettingsError, match="IIJBOT_REMINDER_WORKER"):
+        Settings.from_env({"IIJBOT_REMINDER_WORKER": "yes"})
+    assert Settings.from_env({"IIJBOT_PUBLIC_URL": "https://b.example/"}).public_url == (
+        "https://b.example"
+    )
+    with pytest.raises(SettingsError, match="IIJBOT_PUBLIC_URL"):
+        Settings.from_env({"IIJBOT_PUBLIC_URL": "bot.example.com"})

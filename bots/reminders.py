@@ -1,0 +1,134 @@
+"""Composes reminders for a process: the book beside the session store, the senders of
+the configured platforms, and the worker loop (inside `serve`, or `remind-worker`)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from typing import Protocol
+
+from adapters.line.remind import LineReminderSender
+from adapters.slack.remind import SlackReminderSender
+from bots.settings import Settings, SettingsError
+from core.clock import Clock, SystemClock
+from core.remind.book import MemoryReminderBook, RedisReminderBook, ReminderBook
+from core.remind.calendar import CalendarLinks
+from core.remind.service import Reminders
+from core.remind.worker import DEFAULT_INTERVAL, Deliver, ReminderWorker
+from core.store import RedisSessionStore, store_from_url
+from core.store.base import SessionStore
+
+log = logging.getLogger("iijbot.remind")
+
+
+class _Sender(Protocol):
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+def book_for(store: SessionStore) -> ReminderBook:
+    """Reminders live where the sessions do: Redis, or this process's memory."""
+    if isinstance(store, RedisSessionStore):
+        return RedisReminderBook(store.client)
+    return MemoryReminderBook()
+
+
+class ReminderRuntime:
+    def __init__(self, settings: Settings, store: SessionStore, clock: Clock) -> None:
+        calendar = None
+        if settings.public_url and settings.hash_key_bytes:
+            calendar = CalendarLinks(settings.public_url, settings.hash_key_bytes)
+        self.reminders = Reminders(book_for(store), calendar=calendar)
+        self._settings = settings
+        self._clock = clock
+        self._senders: list[_Sender] = []
+        self._stop = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    async def start_worker(self, interval: float = DEFAULT_INTERVAL) -> None:
+        deliver: dict[str, Deliver] = {}
+        if self._settings.line_api is not None:
+            line = LineReminderSender(
+                self._settings.line_api.access_token, self._settings.line_api.base_url
+            )
+            await line.start()
+            self._senders.append(line)
+            deliver["line"] = line
+        if self._settings.slack is not None:
+            slack = SlackReminderSender(
+                self._settings.slack.bot_token, self._settings.slack.api_url
+            )
+            await slack.start()
+            self._senders.append(slack)
+            deliver["slack"] = slack
+        worker = ReminderWorker(
+            self.reminders, self._clock, deliver, monthly_cap=self._settings.reminder_monthly_cap
+        )
+        self._stop.clear()
+        self._task = asyncio.create_task(worker.run(self._stop, interval))
+        log.info(
+            "reminder worker started",
+            extra={"platforms": ",".join(deliver) or "none", "interval": interval},
+        )
+
+    def calendar_file(self, signed: str) -> bytes | None:
+        return self.reminders.calendar_file(signed, self._clock.now())
+
+    async def wait(self) -> None:
+        """Until the worker stops (remind-worker runs this until a signal)."""
+        if self._task is not None:
+            await self._task
+
+    async def stop(self) -> None:
+        self._stop.set()
+        if self._task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        for sender in self._senders:
+            await sender.stop()
+        self._senders.clear()
+
+
+async def run_worker(
+    settings: Settings, clock: Clock, stop: asyncio.Event, interval: float = DEFAULT_INTERVAL
+) -> None:
+    """`iijmio-bot remind-worker`: send due reminders until stop is set."""
+    store = store_from_url(settings.redis_url, ttl=settings.session_ttl)
+    runtime = ReminderRuntime(settings, store, clock)
+    try:
+        await runtime.start_worker(interval)
+        await stop.wait()
+    finally:
+        await runtime.stop()
+        await store.close()
+
+
+def run_worker_process() -> int:
+    """The process around run_worker: settings, logging, SIGINT/SIGTERM."""
+    from bots.logging_setup import configure_logging
+
+    try:
+        settings = Settings.from_env()
+    except SettingsError as exc:
+        print(f"iijmio-bot: configuration error: {exc}", file=sys.stderr)
+        return 2
+    if settings.redis_url is None:
+        # In memory, a separate process would see none of the reminders serve keeps.
+        print("iijmio-bot: remind-worker needs REDIS_URL (the Redis serve uses)", file=sys.stderr)
+        return 2
+    configure_logging(settings)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await run_worker(settings, SystemClock(), stop)
+
+    asyncio.run(main())
+    return 0

@@ -1,0 +1,76 @@
+"""Reminders in the terminal chat (kept, never delivered: it says so once) and the
+`remind-worker` process pushing to the stub LINE API (issue 10)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+from datetime import datetime
+from pathlib import Path
+
+from bots.reminders import run_worker
+from bots.settings import LineApi, Settings
+from core.clock import JST, SystemClock
+from core.inbound import ConversationKey
+from core.remind.book import RedisReminderBook, Reminder
+from core.remind.plan import end_of_day
+from core.store import RedisSessionStore
+from tests.integration.line_stub import ACCESS_TOKEN, LineStub, serve
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def chat(*lines: str) -> list[dict[str, object]]:
+    proc = subprocess.run(
+        [sys.executable, "-m", "bots.cli", "chat", "--json", "--now", "2026-11-20T10:00"],
+        input="".join(f"{x}\n" for x in lines),
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={"PATH": "/usr/bin:/bin", "PYTHONIOENCODING": "utf-8"},
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    return [json.loads(x) for x in proc.stdout.splitlines()]
+
+
+def test_terminal_chat_offers_and_confirms_and_says_once_it_cannot_deliver() -> None:
+    out = chat("初期契約解除", "2026-11-20", "リマインドする", "リマインド一覧")
+    card = out[1]
+    assert card["choices"][0]["label"] == "リマインドする"  # type: ignore[index]
+    confirm = out[2]["texts"]
+    assert confirm[0] == "11月26日(木) 9:00 と 11月27日(金) 9:00 にお知らせします。"  # type: ignore[index]
+    assert "お知らせを送れません" in confirm[1]  # type: ignore[index]
+    assert "11月27日(金) 9:00" in out[3]["texts"][0]  # type: ignore[index]
+
+
+async def test_remind_worker_pushes_a_due_reminder_and_stops_on_signal(redis_url: str) -> None:
+    stub = LineStub()
+    store = RedisSessionStore(redis_url)
+    key = ConversationKey("line", "-", "Uworker")
+    past_due = datetime.now(JST).replace(microsecond=0)
+    deadline = end_of_day(past_due.date())
+    if deadline <= past_due:  # a minute before midnight: keep the deadline ahead
+        deadline = past_due.replace(hour=23, minute=59, second=59)
+    await RedisReminderBook(store.client).add(
+        key, [Reminder("this_month", deadline, past_due)], past_due
+    )
+    try:
+        async with serve(stub.app()) as stub_url:
+            settings = Settings(redis_url=redis_url, line_api=LineApi(ACCESS_TOKEN, stub_url))
+            stop = asyncio.Event()
+            task = asyncio.create_task(run_worker(settings, SystemClock(), stop, 0.05))
+            for _ in range(200):
+                if stub.delivered:
+                    break
+                await asyncio.sleep(0.05)
+            stop.set()
+            await asyncio.wait_for(task, 10)
+        (push,) = stub.delivered
+        assert push.method == "push" and push.target == "Uworker"
+        assert "今月末での解約" in json.dumps(push.messages, ensure_ascii=False)
+    finally:
+        await store.close()
