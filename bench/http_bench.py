@@ -393,6 +393,11 @@ def main() -> int:
                 "LINE_API_BASE_URL": f"http://127.0.0.1:{stub_port}",
                 "REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
                 "PYTHONPATH": str(ROOT),
+                # The load sends several messages a second per user, which flood control
+                # would slow down; the reminder worker's polling would blur the Redis
+                # commands counted per turn. Both are off here, on in production.
+                "IIJBOT_FLOOD_BURST": "0",
+                "IIJBOT_REMINDER_WORKER": "0",
             }
             for key in ("SLACK_SIGNING_SECRET", "SLACK_BOT_TOKEN"):
                 env[key] = ""
