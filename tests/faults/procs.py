@@ -8,6 +8,7 @@ the tests assert. The machine's own Redis on 6379 is never touched.
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import signal
 import socket
@@ -26,10 +27,16 @@ ROOT = Path(__file__).resolve().parents[2]
 START_BOUND = 60.0  # seconds for a process to come up on a busy 2-core machine
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+def free_port(below: int = 65536) -> int:
+    """A free loopback port under `below` (a Cluster node also listens on port + 10000)."""
+    for _ in range(100):
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", 0 if below > 65535 else random.randrange(20000, below)))
+            except OSError:  # taken: try another
+                continue
+            return int(s.getsockname()[1])
+    pytest.fail(f"no free port under {below}")
 
 
 def _binary(name: str) -> str:
@@ -54,7 +61,8 @@ class RedisServer:
     answers it, so a killed server restarts with every commit it acknowledged."""
 
     def __init__(self, workdir: Path, *, aof: bool = False, cluster: bool = False) -> None:
-        self.port = free_port()
+        # Cluster nodes talk to each other on port + 10000, which must exist.
+        self.port = free_port(below=55536) if cluster else free_port()
         self.dir = workdir / f"redis-{self.port}"
         self.dir.mkdir(parents=True)
         self.aof = aof
