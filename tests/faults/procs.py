@@ -128,8 +128,8 @@ class RedisServer:
 class RedisCluster:
     """Three masters, no replicas, slots spread by `redis-cli --cluster create`."""
 
-    def __init__(self, workdir: Path, size: int = 3) -> None:
-        self.nodes = [RedisServer(workdir, cluster=True) for _ in range(size)]
+    def __init__(self, workdir: Path, size: int = 3, *, aof: bool = False) -> None:
+        self.nodes = [RedisServer(workdir, cluster=True, aof=aof) for _ in range(size)]
 
     @property
     def url(self) -> str:
@@ -153,12 +153,20 @@ class RedisCluster:
             timeout=START_BOUND,
         )
         assert created.returncode == 0, created.stdout + created.stderr
+        self.wait_healthy()
+
+    def wait_healthy(self) -> None:
+        """Until every node says the cluster is ok (all slots served)."""
         clients = [n.client() for n in self.nodes]
+
+        def ok() -> bool:
+            try:
+                return all(c.cluster("info")["cluster_state"] == "ok" for c in clients)
+            except redis.ConnectionError:
+                return False
+
         try:
-            wait_until(
-                lambda: all(c.cluster("info")["cluster_state"] == "ok" for c in clients),
-                "the cluster to agree on its slots",
-            )
+            wait_until(ok, "the cluster to agree on its slots")
         finally:
             for c in clients:
                 c.close()

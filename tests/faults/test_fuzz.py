@@ -67,6 +67,7 @@ class LoopThread:
     def close(self) -> None:
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(timeout=10)
+        self.loop.close()
 
 
 @dataclass(repr=False)  # the stubs' records would flood a failure report

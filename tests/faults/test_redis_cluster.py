@@ -15,11 +15,13 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 import pytest
+import redis
 
 from core.inbound import ConversationKey
 from core.store.base import event_key, marker_key, session_key
 from tests.faults.conftest import StubLine, line_env
 from tests.faults.line_traffic import TEXTS, Traffic
+from tests.faults.outage import assert_answered_once_and_whole, talk_through_outage
 from tests.faults.procs import BotProcess, RedisCluster
 
 pytestmark = pytest.mark.faults
@@ -92,4 +94,39 @@ async def test_the_bot_runs_unchanged_on_a_redis_cluster_with_one_slot_per_conve
             finally:
                 client.close()
     finally:
+        await asyncio.to_thread(cluster.stop)
+
+
+async def test_a_cluster_master_killed_and_restarted_costs_busy_notices_not_a_bot_restart(
+    stub_line: StubLine, tmp_path: Path
+) -> None:
+    # Without replicas a dead master's slots are gone until it returns (the cluster then
+    # refuses every slot: cluster-require-full-coverage); with its AOF and nodes.conf it
+    # rejoins on the same port, and the bot's cluster client must find it again by itself.
+    cluster = RedisCluster(tmp_path, aof=True)
+    await asyncio.to_thread(cluster.start)
+    bot = BotProcess(line_env(stub_line.url, cluster.url), tmp_path)
+    traffic = Traffic(stub_line.stub, stub_line.http)
+    users = [f"U{n:032x}" for n in range(12)]
+    victim = cluster.nodes[0]
+
+    def heal() -> None:
+        victim.start()
+        cluster.wait_healthy()
+
+    try:
+        await asyncio.to_thread(bot.start)
+        through = await talk_through_outage(bot, traffic, users, victim.kill, heal)
+    finally:
+        await asyncio.to_thread(bot.stop)
+
+    reader = redis.RedisCluster(host="127.0.0.1", port=cluster.nodes[1].port)
+    try:
+        assert not through.restarted, "the bot had to be restarted"
+        assert through.ready_after == 200
+        assert_answered_once_and_whole(
+            traffic, users, lambda u: reader.get(session_key(ConversationKey("line", "-", u)))
+        )
+    finally:
+        reader.close()
         await asyncio.to_thread(cluster.stop)
