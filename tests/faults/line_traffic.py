@@ -91,7 +91,7 @@ class Traffic:
 
     def reply_attempts_by_token(self) -> Counter[str]:
         return Counter(
-            r.body.get("replyToken")
+            str(r.body.get("replyToken"))
             for r in self.stub.calls("/v2/bot/message/reply")
             if isinstance(r.body, dict)
         )

@@ -97,7 +97,7 @@ async def talk_through_outage(
 
 
 def assert_answered_once_and_whole(
-    traffic: Traffic, users: list[str], stored: Callable[[str], bytes | None]
+    traffic: Traffic, users: list[str], stored: Callable[[str], bytes | str | None]
 ) -> None:
     """One answer per message, busy or not, none twice; and every conversation's stored
     state is whole and counts its answered turns: a turn the user was answered for is never

@@ -66,7 +66,9 @@ async def test_the_bot_runs_unchanged_on_a_redis_cluster_with_one_slot_per_conve
         for i, node in enumerate(cluster.nodes):
             client = node.client()
             try:
-                for raw_key in client.keys("*"):
+                for key_name in client.keys("*"):
+                    assert isinstance(key_name, bytes)  # no decode_responses
+                    raw_key = key_name
                     m = TAG.search(raw_key)
                     assert m is not None, f"{raw_key!r} has no hash tag"
                     holders[m.group(1)].add(i)
