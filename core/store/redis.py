@@ -106,6 +106,16 @@ _UNAVAILABLE: tuple[type[BaseException], ...] = (
     TimeoutError,
 )
 
+
+def _store_trouble(exc: Exception) -> bool:
+    """Whether exc means the store is not there right now. Under uvloop, a command written
+    to a connection the server has closed raises RuntimeError ("... the handler is
+    closed") where asyncio's own loop raises OSError, and redis-py passes it on unwrapped."""
+    if isinstance(exc, _UNAVAILABLE):
+        return True
+    return isinstance(exc, RuntimeError) and "handler is closed" in str(exc)
+
+
 _USERINFO = re.compile(r"(?<=://)[^@/\s]*@")
 
 
@@ -157,7 +167,9 @@ class RedisSessionStore:
     async def load(self, key: ConversationKey, event_id: str | None = None) -> Loaded:
         try:
             raw, marker, seen = await self._load_script(keys=self._keys(key, event_id))
-        except _UNAVAILABLE as exc:
+        except Exception as exc:
+            if not _store_trouble(exc):
+                raise
             raise _unavailable(exc) from None
         duplicate = bool(seen)
         return loaded(raw, marker=bool(marker), duplicate=duplicate)
@@ -182,7 +194,9 @@ class RedisSessionStore:
         ]
         try:
             result = await self._commit_script(keys=self._keys(key, event_id), args=args)
-        except _UNAVAILABLE as exc:
+        except Exception as exc:
+            if not _store_trouble(exc):
+                raise
             raise _unavailable(exc) from None
         status = result.decode() if isinstance(result, bytes) else str(result)
         return CommitStatus(status)
@@ -190,7 +204,9 @@ class RedisSessionStore:
     async def ping(self) -> bool:
         try:
             return bool(await self._client.ping())
-        except _UNAVAILABLE:
+        except Exception as exc:
+            if not _store_trouble(exc):
+                raise
             return False
 
     async def close(self) -> None:
