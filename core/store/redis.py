@@ -108,12 +108,16 @@ _UNAVAILABLE: tuple[type[BaseException], ...] = (
 
 
 def _store_trouble(exc: Exception) -> bool:
-    """Whether exc means the store is not there right now. Under uvloop, a command written
-    to a connection the server has closed raises RuntimeError ("... the handler is
-    closed") where asyncio's own loop raises OSError, and redis-py passes it on unwrapped."""
+    """Whether exc means the store is not there right now. Two more ways redis-py reports
+    a connection torn down under it, both seen when a Cluster master dies mid-traffic:
+    under uvloop, writing to a closed connection raises RuntimeError ("... the handler is
+    closed") where asyncio's own loop raises OSError; and a cluster connection reset by a
+    concurrent command is left without a writer (AttributeError on None.writelines)."""
     if isinstance(exc, _UNAVAILABLE):
         return True
-    return isinstance(exc, RuntimeError) and "handler is closed" in str(exc)
+    if isinstance(exc, RuntimeError):
+        return "handler is closed" in str(exc)
+    return isinstance(exc, AttributeError) and "'NoneType'" in str(exc)
 
 
 _USERINFO = re.compile(r"(?<=://)[^@/\s]*@")
