@@ -158,6 +158,20 @@ _UNAVAILABLE: tuple[type[BaseException], ...] = (
 # An event append outside a turn may also meet a full Redis (OOM is a ResponseError).
 _RECORD_FAILURES: tuple[type[BaseException], ...] = (*_UNAVAILABLE, rexc.ResponseError)
 
+
+def _store_trouble(exc: Exception) -> bool:
+    """Whether exc means the store is not there right now. Two more ways redis-py reports
+    a connection torn down under it, both seen when a Cluster master dies mid-traffic:
+    under uvloop, writing to a closed connection raises RuntimeError ("... the handler is
+    closed") where asyncio's own loop raises OSError; and a cluster connection reset by a
+    concurrent command is left without a writer (AttributeError on None.writelines)."""
+    if isinstance(exc, _UNAVAILABLE):
+        return True
+    if isinstance(exc, RuntimeError):
+        return "handler is closed" in str(exc)
+    return isinstance(exc, AttributeError) and "'NoneType'" in str(exc)
+
+
 _USERINFO = re.compile(r"(?<=://)[^@/\s]*@")
 
 
@@ -244,7 +258,9 @@ class RedisSessionStore:
     async def load(self, key: ConversationKey, event_id: str | None = None) -> Loaded:
         try:
             raw, marker, seen = await self._load_script(keys=self._keys(key, event_id))
-        except _UNAVAILABLE as exc:
+        except Exception as exc:
+            if not _store_trouble(exc):
+                raise
             raise _unavailable(exc) from None
         duplicate = bool(seen)
         return loaded(raw, marker=bool(marker), duplicate=duplicate)
@@ -277,7 +293,9 @@ class RedisSessionStore:
             args += self._event_args(event)
         try:
             result = await self._commit_script(keys=keys, args=args)
-        except _UNAVAILABLE as exc:
+        except Exception as exc:
+            if not _store_trouble(exc):
+                raise
             raise _unavailable(exc) from None
         status = result.decode() if isinstance(result, bytes) else str(result)
         if event is not None and status.startswith("ok"):
@@ -293,7 +311,9 @@ class RedisSessionStore:
         keys = [events_stream_key(self._prefix), events_index_key(event.conv, self._prefix)]
         try:
             await self._record_script(keys=keys, args=self._event_args(event))
-        except _RECORD_FAILURES:
+        except Exception as exc:
+            if not (_store_trouble(exc) or isinstance(exc, _RECORD_FAILURES)):
+                raise
             # A full or unreachable Redis costs the team one event, never the customer a turn.
             EVENTS_DROPPED.labels(event.platform).inc()
             return False
@@ -315,7 +335,9 @@ class RedisSessionStore:
             for i in range(0, len(ids), _PAGE):
                 await self._client.xdel(stream, *ids[i : i + _PAGE])
             await self._client.delete(index)
-        except _UNAVAILABLE as exc:
+        except Exception as exc:
+            if not _store_trouble(exc):
+                raise
             raise _unavailable(exc) from None
 
     async def read_events(self, since_ms: int, until_ms: int | None = None) -> list[TurnEvent]:
@@ -340,7 +362,9 @@ class RedisSessionStore:
                 if len(page) < _PAGE:
                     break
                 start = "(" + _text(page[-1][0])
-        except _UNAVAILABLE as exc:
+        except Exception as exc:
+            if not _store_trouble(exc):
+                raise
             raise _unavailable(exc) from None
         out.sort(key=lambda e: e.ts_ms)
         return out
@@ -348,7 +372,9 @@ class RedisSessionStore:
     async def ping(self) -> bool:
         try:
             return bool(await self._client.ping())
-        except _UNAVAILABLE:
+        except Exception as exc:
+            if not _store_trouble(exc):
+                raise
             return False
 
     async def close(self) -> None:
