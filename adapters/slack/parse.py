@@ -33,14 +33,17 @@ def shape_problem(body: dict[str, Any]) -> str | None:
         if body.get(name) is not None and not isinstance(body[name], dict):
             return f"{name} is not an object"
     event = body.get("event")
+    if "event" in body and not isinstance(event, dict):
+        return "event is not an object"  # null too: Bolt indexes it
     if isinstance(event, dict) and not isinstance(event.get("type", ""), str):
         return "event.type is not a string"
     actions = body.get("actions")
-    if actions is not None and not (
+    if ("actions" in body or body.get("type") == "block_actions") and not (
         isinstance(actions, list)
+        and actions
         and all(isinstance(a, dict) and isinstance(a.get("action_id"), str) for a in actions)
     ):
-        return "actions is not a list of actions"
+        return "actions is not a non-empty list of actions"
     return None
 
 

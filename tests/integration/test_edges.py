@@ -202,6 +202,9 @@ async def test_an_event_whose_fields_have_the_wrong_types_is_skipped_not_fatal(
         {"type": "block_actions", "user": "U1", "container": "x", "actions": [{}]},
         {"type": "view_submission", "view": "nope"},
         {"type": "nope"},
+        # Found by the fault suite's fuzzing: Bolt indexes actions[0].
+        {"type": "block_actions", "user": {"id": "U1"}, "actions": []},
+        {"type": "block_actions", "user": {"id": "U1"}, "actions": None},
     ],
 )
 async def test_slack_signed_but_hostile_actions_are_never_a_5xx(
@@ -223,6 +226,9 @@ async def test_slack_signed_but_hostile_actions_are_never_a_5xx(
         {"type": "event_callback", "event": {"type": "message", "user": {"x": 1}}},
         {"type": "url_verification", "challenge": {"x": 1}},
         {"type": ["x"]},
+        # Found by the fault suite's fuzzing: a null event.
+        {"type": "event_callback", "team_id": "T1", "event": None},
+        {"type": "url_verification", "challenge": "c", "event": None},
     ],
 )
 async def test_slack_signed_but_hostile_events_are_never_a_5xx(
