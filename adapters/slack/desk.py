@@ -13,6 +13,7 @@ The bot must be a member of the channel (chat.postMessage answers not_in_channel
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable
 from typing import Any
 
 import aiohttp
@@ -159,7 +160,10 @@ class SlackDesk:
 
     async def open(self, ticket: HandoffTicket) -> str | None:
         client = self._api()
-        try:
+        thread = ""
+
+        async def post() -> None:
+            nonlocal thread
             posted = await client.chat_postMessage(
                 channel=self.channel,
                 text=say("desk_fallback", topic=ticket.topic or say("desk_no_topic")),
@@ -173,11 +177,8 @@ class SlackDesk:
                     thread_ts=thread,
                     text=say("desk_slack_customer", user=ticket.mention),
                 )
-        except SlackApiError as exc:
-            self._failed(str(exc.response.status_code), str(exc.response.get("error", "")))
-            return None
-        except (TimeoutError, aiohttp.ClientError) as exc:
-            self._failed("network", type(exc).__name__)
+
+        if not await self._call(post()):
             return None
         REPLIES_SENT.labels("slack", "handoff_card").inc()
         return thread
@@ -185,23 +186,22 @@ class SlackDesk:
     async def relay(self, thread: str, masked: str) -> bool:
         """A later message of the customer, quoted in the card's thread."""
         quoted = "\n".join(f"> {escape(line)}" for line in masked.splitlines() or [masked])
-        try:
-            await self._api().chat_postMessage(
+        return await self._call(
+            self._api().chat_postMessage(
                 channel=self.channel, thread_ts=thread, text=say("desk_relayed", quoted=quoted)
             )
-        except SlackApiError as exc:
-            self._failed(str(exc.response.status_code), str(exc.response.get("error", "")))
-            return False
-        except (TimeoutError, aiohttp.ClientError) as exc:
-            self._failed("network", type(exc).__name__)
-            return False
-        return True
+        )
 
     async def update(self, channel: str, ts: str, blocks: list[dict[str, Any]]) -> bool:
+        return await self._call(
+            self._api().chat_update(channel=channel, ts=ts, text=say("desk_updated"), blocks=blocks)
+        )
+
+    async def _call(self, call: Awaitable[Any]) -> bool:
+        """Run one call to Slack; a refusal or a network failure is counted, logged and
+        answered False (the customer then gets the support contacts instead)."""
         try:
-            await self._api().chat_update(
-                channel=channel, ts=ts, text=say("desk_updated"), blocks=blocks
-            )
+            await call
         except SlackApiError as exc:
             self._failed(str(exc.response.status_code), str(exc.response.get("error", "")))
             return False

@@ -22,9 +22,10 @@ from adapters.line.flood import FloodGate
 from adapters.line.texts import say
 from bots.server import MAX_BODY_BYTES, create_app
 from bots.settings import Settings
-from core.clock import JST, FixedClock, to_jst
+from core.clock import JST, FixedClock
 from core.inbound import ConversationKey
 from core.store.base import session_key
+from tests.clocks import MovingClock
 from tests.integration import line_stub, slack_stub
 from tests.integration.line_stub import LineHarness, LineStub, line_harness, serve
 
@@ -275,16 +276,6 @@ async def test_the_webhook_answers_while_the_loading_animation_call_hangs(redis_
 
 
 # --- 7. old LINE events are not run again -------------------------------------------------------
-
-
-@dataclass
-class MovingClock:
-    """A clock the test moves by hand: hours pass without anyone waiting."""
-
-    at: datetime
-
-    def now(self) -> datetime:
-        return to_jst(self.at)
 
 
 def _signed(ev: dict[str, Any]) -> tuple[bytes, str]:

@@ -23,7 +23,7 @@ import redis.asyncio as aioredis
 from adapters.line import postback
 from adapters.slack import SlackBot
 from adapters.slack.desk import SlackDesk
-from core.clock import JST, to_jst
+from core.clock import JST
 from core.dialogue import default_dialogue
 from core.dialogue.loader import load_texts
 from core.events import Outcome, TurnEvent, conversation_hash
@@ -34,6 +34,7 @@ from core.store import RedisSessionStore
 from core.store.base import session_key
 from core.store.handoffs import index_for, index_key
 from core.turn import TurnRunner
+from tests.clocks import MovingClock
 from tests.integration.line_stub import LineHarness, line_harness
 from tests.integration.slack_stub import (
     BOT_TOKEN,
@@ -55,16 +56,6 @@ TTL = 3600
 DESK_CHANNEL = "C0DESK"
 ME = ConversationKey("line", "-", "U1111")
 TEXTS = load_texts()
-
-
-@dataclass
-class MovingClock:
-    """The test's clock: it stands still until the test moves it."""
-
-    at: datetime
-
-    def now(self) -> datetime:
-        return to_jst(self.at)
 
 
 @dataclass

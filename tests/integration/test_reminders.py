@@ -21,17 +21,10 @@ from core.remind.worker import ReminderWorker
 from core.reply import Reply
 from core.store import RedisSessionStore
 from core.turn import TurnRunner
+from tests.clocks import MovingClock
 
 KEY = ConversationKey("line", "-", "Uremind")
 NOW = datetime(2026, 11, 20, 10, 0, tzinfo=JST)
-
-
-@dataclass
-class MovingClock:
-    at: datetime
-
-    def now(self) -> datetime:
-        return self.at
 
 
 @dataclass

@@ -22,6 +22,7 @@ from core.remind.service import Reminders
 from core.remind.worker import ReminderWorker
 from core.store import RedisSessionStore
 from core.turn import TurnRunner
+from tests.clocks import MovingClock
 from tests.integration.line_stub import (
     ACCESS_TOKEN,
     CHANNEL_SECRET,
@@ -33,14 +34,6 @@ from tests.integration.line_stub import (
 
 USER = "U1111"
 KEY = ConversationKey("line", "-", USER)
-
-
-@dataclass
-class MovingClock:
-    at: datetime
-
-    def now(self) -> datetime:
-        return self.at
 
 
 @dataclass

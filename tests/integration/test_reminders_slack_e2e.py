@@ -3,7 +3,6 @@ customer's DM, against the stub Slack API over HTTP (issue 10)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 
 from adapters.slack.remind import SlackReminderSender
@@ -15,17 +14,10 @@ from core.remind.service import Reminders
 from core.remind.worker import ReminderWorker
 from core.store import RedisSessionStore
 from core.turn import TurnRunner
+from tests.clocks import MovingClock
 from tests.integration.slack_stub import BOT_TOKEN, TEAM_ID, SlackStub, all_text, buttons
 
 KEY = ConversationKey("slack", TEAM_ID, "U0ALICE")
-
-
-@dataclass
-class MovingClock:
-    at: datetime
-
-    def now(self) -> datetime:
-        return self.at
 
 
 async def test_withdrawal_reminder_reaches_the_dm_at_five(redis_url: str) -> None:

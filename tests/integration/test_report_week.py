@@ -10,7 +10,6 @@ import asyncio
 import csv
 import io
 import json
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import pytest
@@ -22,17 +21,10 @@ from core.events import Outcome, TurnEvent, conversation_hash, to_ms
 from core.inbound import ConversationKey, Inbound, InboundKind
 from core.store import RedisSessionStore
 from core.turn import TurnRunner
+from tests.clocks import MovingClock
 
 SECRET = b"report-week-test-key"
 MONDAY = datetime(2026, 6, 15, 9, 0, tzinfo=JST)
-
-
-@dataclass
-class MovingClock:
-    at: datetime
-
-    def now(self) -> datetime:
-        return self.at
 
 
 def user(name: str, platform: str = "line") -> ConversationKey:
