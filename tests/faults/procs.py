@@ -27,16 +27,36 @@ ROOT = Path(__file__).resolve().parents[2]
 START_BOUND = 60.0  # seconds for a process to come up on a busy 2-core machine
 
 
-def free_port(below: int = 65536) -> int:
-    """A free loopback port under `below` (a Cluster node also listens on port + 10000)."""
-    for _ in range(100):
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", 0 if below > 65535 else random.randrange(20000, below)))
-            except OSError:  # taken: try another
-                continue
-            return int(s.getsockname()[1])
-    pytest.fail(f"no free port under {below}")
+def _bindable(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port() -> int:
+    """A free loopback port, picked by the kernel."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+# A Cluster node also listens on port + 10000 (its bus). Both must lie below the kernel's
+# ephemeral range (32768 and up here), or an outgoing connection of any process may take
+# the bus port between our check and redis-server's bind.
+CLUSTER_PORTS = range(12000, 22000)
+
+
+def free_cluster_port() -> int:
+    """A port whose cluster bus port (port + 10000) is free too, both outside the range
+    the kernel hands out for outgoing connections."""
+    for _ in range(200):
+        port = random.choice(CLUSTER_PORTS)
+        if _bindable(port) and _bindable(port + 10000):
+            return port
+    pytest.fail("no free port pair for a cluster node")
 
 
 def _binary(name: str) -> str:
@@ -61,8 +81,7 @@ class RedisServer:
     answers it, so a killed server restarts with every commit it acknowledged."""
 
     def __init__(self, workdir: Path, *, aof: bool = False, cluster: bool = False) -> None:
-        # Cluster nodes talk to each other on port + 10000, which must exist.
-        self.port = free_port(below=55536) if cluster else free_port()
+        self.port = free_cluster_port() if cluster else free_port()
         self.dir = workdir / f"redis-{self.port}"
         self.dir.mkdir(parents=True)
         self.aof = aof
