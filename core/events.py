@@ -38,6 +38,7 @@ F_TOPIC = "t"
 F_INPUT = "i"
 F_INTENT = "k"
 F_TEXT = "x"
+F_MISSED = "m"  # "1": typed text the bot could not read, whatever the outcome
 
 
 class Outcome(StrEnum):
@@ -76,7 +77,15 @@ class TurnEvent:
     topic: str = ""  # the topic id the conversation is about, when known
     input: str = ""  # InboundKind value: text, choice, date, start, no_input, forget
     intent: str = ""  # IntentKind value (command:<name> for commands)
-    text: str = ""  # masked; only for outcomes in TEXT_KEPT
+    text: str = ""  # masked; only for unanswered turns
+    # Typed text the bot could not read, also when the outcome says what it led to (the
+    # third miss in a row hands off: a handoff, and still unanswered).
+    missed: bool = False
+
+    @property
+    def unanswered(self) -> bool:
+        """Counts in 0件ヒット率 and keeps its (masked) text for the unanswered list."""
+        return self.outcome in TEXT_KEPT or self.missed
 
     @property
     def typed(self) -> bool:
@@ -99,7 +108,8 @@ class TurnEvent:
             F_TOPIC: self.topic,
             F_INPUT: self.input,
             F_INTENT: self.intent,
-            F_TEXT: self.text if self.outcome in TEXT_KEPT else "",
+            F_TEXT: self.text if self.unanswered else "",
+            F_MISSED: "1" if self.missed else "",
         }
         return {k: v for k, v in fields.items() if v}
 
@@ -122,6 +132,7 @@ class TurnEvent:
             input=fields.get(F_INPUT, ""),
             intent=fields.get(F_INTENT, ""),
             text=fields.get(F_TEXT, ""),
+            missed=fields.get(F_MISSED) == "1",
         )
 
 

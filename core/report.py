@@ -161,7 +161,7 @@ def _ranked(counter: Counter[str], top: int = TOP) -> tuple[Count, ...]:
 def _unmatched(events: Sequence[TurnEvent], top: int) -> tuple[Count, ...]:
     groups: dict[str, Counter[str]] = defaultdict(Counter)
     for e in events:
-        if e.outcome is Outcome.NOT_UNDERSTOOD and e.text:
+        if e.unanswered and e.text:
             groups[compact(normalize(e.text)) or e.text][e.text] += 1
     shown: Counter[str] = Counter()
     for forms in groups.values():
@@ -180,7 +180,7 @@ def _days(events: Sequence[TurnEvent], since: datetime, until: datetime) -> tupl
         turns[d] += 1
         if e.typed:
             typed[d] += 1
-        if e.outcome is Outcome.NOT_UNDERSTOOD:
+        if e.unanswered:
             missed[d] += 1
     first, last = since.astimezone(JST).date(), until.astimezone(JST).date()
     if until.astimezone(JST).time() == datetime.min.time() and last > first:
@@ -218,7 +218,7 @@ def summarize(
         turns=len(evs),
         typed=sum(e.typed for e in evs),
         answered=answered,
-        not_understood=sum(e.outcome is Outcome.NOT_UNDERSTOOD for e in evs),
+        not_understood=sum(e.unanswered for e in evs),
         feedback=len(feedback),
         resolved=sum(e.outcome is Outcome.FEEDBACK_RESOLVED for e in feedback),
         handoffs=sum(e.outcome is Outcome.HANDOFF for e in evs),

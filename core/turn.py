@@ -445,6 +445,14 @@ class TurnRunner:
             return None
         missed = after is not None and after.no_match > (before.no_match if before else 0)
         outcome = classify(inbound.kind, intent, reply, missed=missed)
+        # Typed text the bot could not read, whatever it led to (off-topic chatter was read:
+        # it is a topic the bot does not cover).
+        unread = (
+            inbound.kind is InboundKind.TEXT
+            and intent is not None
+            and intent.kind is not IntentKind.OFF_TOPIC
+            and (intent.kind is IntentKind.UNKNOWN or missed)
+        )
         return TurnEvent(
             ts_ms=to_ms(now),
             platform=platform_name(inbound.key.platform),
@@ -456,7 +464,8 @@ class TurnRunner:
             input=inbound.kind.value,
             intent=intent_label(intent),
             # Masked here, in the turn, so unmasked text never leaves the process.
-            text=mask(inbound.text) if outcome in TEXT_KEPT else "",
+            text=mask(inbound.text) if outcome in TEXT_KEPT or unread else "",
+            missed=unread and outcome not in TEXT_KEPT,
         )
 
     def _log(

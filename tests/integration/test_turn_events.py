@@ -140,3 +140,21 @@ async def test_without_a_hash_key_nothing_is_recorded(store: RedisSessionStore) 
     plain = TurnRunner(store, default_dialogue(), FixedClock(NOW))
     await say(plain, "あいうえお")
     assert await events(store) == []
+
+
+async def test_a_handoff_after_three_misses_still_counts_its_text_as_unanswered(
+    runner: TurnRunner, store: RedisSessionStore
+) -> None:
+    await runner.run(Inbound(KEY, InboundKind.START))
+    for text in ("ぴよぴよ", "ほげほげ", "０９０ー１２３４ー５６７８ふがふが"):
+        await say(runner, text)
+    got = (await events(store))[1:]
+    assert [e.outcome for e in got] == [
+        Outcome.NOT_UNDERSTOOD,
+        Outcome.NOT_UNDERSTOOD,
+        Outcome.HANDOFF,
+    ]
+    # The third is a handoff, and still a message the bot could not read: the team sees it
+    # among the unanswered texts (masked) and in 0件ヒット率.
+    assert [e.unanswered for e in got] == [True, True, True]
+    assert got[-1].text == "<電話番号>ふがふが"
