@@ -10,8 +10,8 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from datetime import datetime
 from pathlib import Path
 
@@ -389,9 +389,10 @@ def metric_value(text: str, name: str, **labels: str) -> float:
     return 0.0
 
 
-async def test_a_signed_line_follow_is_answered_through_the_composed_server(
-    redis_url: str, aredis: aioredis.Redis
-) -> None:
+@asynccontextmanager
+async def composed_line(redis_url: str, **env: str) -> AsyncIterator[LineHarness]:
+    """The composed server (create_app) with LINE mounted against its stub, at a fixed
+    clock; `env` adds settings."""
     stub = LineStub()
     async with serve(stub.app()) as stub_url:
         settings = Settings.from_env(
@@ -400,21 +401,28 @@ async def test_a_signed_line_follow_is_answered_through_the_composed_server(
                 "LINE_CHANNEL_SECRET": line_stub.CHANNEL_SECRET,
                 "LINE_CHANNEL_ACCESS_TOKEN": line_stub.ACCESS_TOKEN,
                 "LINE_API_BASE_URL": stub_url,
-                "IIJBOT_METRICS_TOKEN": METRICS_TOKEN,
+                **env,
             }
         )
         now = datetime(2026, 6, 1, 10, 0, tzinfo=JST)
         app = create_app(settings, clock=FixedClock(now))
         async with serve(app) as bot_url, httpx.AsyncClient(timeout=CLIENT_TIMEOUT) as http:
-            harness = LineHarness(
+            yield LineHarness(
                 stub=stub, bot_url=bot_url, http=http, bot=app.state.runtime.bots["line"], now=now
             )
-            before = (await http.get(f"{bot_url}/metrics", headers=SCRAPE)).text
-            follow = harness.event("follow", follow={"isUnblocked": False})
-            response = await harness.send(follow)
-            after = (await http.get(f"{bot_url}/metrics", headers=SCRAPE)).text
+
+
+async def test_a_signed_line_follow_is_answered_through_the_composed_server(
+    redis_url: str, aredis: aioredis.Redis
+) -> None:
+    async with composed_line(redis_url, IIJBOT_METRICS_TOKEN=METRICS_TOKEN) as harness:
+        http, bot_url = harness.http, harness.bot_url
+        before = (await http.get(f"{bot_url}/metrics", headers=SCRAPE)).text
+        follow = harness.event("follow", follow={"isUnblocked": False})
+        response = await harness.send(follow)
+        after = (await http.get(f"{bot_url}/metrics", headers=SCRAPE)).text
     assert response.status_code == 200
-    [delivered] = stub.delivered
+    [delivered] = harness.stub.delivered
     assert delivered.method == "reply" and delivered.target == follow["replyToken"]
     # Committed to the Redis the settings named, under the key layout of docs/design.md.
     keys = [
@@ -435,24 +443,8 @@ async def test_iijbot_log_text_decides_whether_the_turn_log_carries_what_was_typ
 ) -> None:
     caplog.set_level(logging.INFO, logger="iijbot.turn")
     typed = "最低利用期間を知りたいです"
-    stub = LineStub()
-    async with serve(stub.app()) as stub_url:
-        settings = Settings.from_env(
-            {
-                "REDIS_URL": redis_url,
-                "LINE_CHANNEL_SECRET": line_stub.CHANNEL_SECRET,
-                "LINE_CHANNEL_ACCESS_TOKEN": line_stub.ACCESS_TOKEN,
-                "LINE_API_BASE_URL": stub_url,
-                "IIJBOT_LOG_TEXT": log_text,
-            }
-        )
-        now = datetime(2026, 6, 1, 10, 0, tzinfo=JST)
-        app = create_app(settings, clock=FixedClock(now))
-        async with serve(app) as bot_url, httpx.AsyncClient(timeout=CLIENT_TIMEOUT) as http:
-            harness = LineHarness(
-                stub=stub, bot_url=bot_url, http=http, bot=app.state.runtime.bots["line"], now=now
-            )
-            assert (await harness.send(harness.text(typed))).status_code == 200
+    async with composed_line(redis_url, IIJBOT_LOG_TEXT=log_text) as harness:
+        assert (await harness.send(harness.text(typed))).status_code == 200
     turns = [r.getMessage() for r in caplog.records if r.name == "iijbot.turn"]
     assert turns, "the turn was not logged"
     assert any(typed in t for t in turns) is (log_text == "1"), turns
