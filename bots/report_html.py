@@ -172,7 +172,7 @@ def funnel_chart(f: Funnel) -> str:
     stages = [
         ("会話", f.conversations),
         ("トピックを選んだ", f.chose_topic),
-        ("回答カードまで", f.answered),
+        ("回答まで", f.answered),  # an answer card or a reminder answer
         ("「解決した」", f.resolved),
     ]
     row_h, height = 40, 4 * 40 + 10
