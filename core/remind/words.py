@@ -51,6 +51,7 @@ class Words:
     list: tuple[str, ...]
     schedule: tuple[str, ...]
     negated_by: tuple[str, ...]
+    slips: re.Pattern[str] | None = None  # the names with one slip (_slip_pattern)
 
 
 def parse_words(raw: Any) -> Words:
@@ -66,8 +67,9 @@ def parse_words(raw: Any) -> Words:
         # Longest first: a longer word claims its characters before a word inside it.
         return tuple(sorted({key(str(w)) for w in items} - {""}, key=len, reverse=True))
 
+    names = forms("names")
     return Words(
-        names=forms("names"),
+        names=names,
         notify=forms("notify"),
         tell=forms("tell"),
         when=forms("when"),
@@ -75,6 +77,7 @@ def parse_words(raw: Any) -> Words:
         list=forms("list"),
         schedule=forms("schedule"),
         negated_by=forms("negated_by"),
+        slips=_slip_pattern(names),
     )
 
 
@@ -86,22 +89,41 @@ def load_words(path: Path = SCHEDULE_PATH) -> Words:
 
 def _found(words: tuple[str, ...], text: str) -> Iterator[tuple[int, int]]:
     for w in words:
-        for m in re.finditer(re.escape(w), text):
-            yield m.start(), m.end()
+        at = text.find(w)
+        while at >= 0:
+            yield at, at + len(w)
+            at = text.find(w, at + 1)
 
 
-def _slipped(names: tuple[str, ...], text: str) -> Iterator[tuple[int, int]]:
-    """Names typed with one character replaced or two neighbours swapped (リマインと):
-    only kana/latin names long enough that a slip of them is no other word."""
-    from core.nlu.scoring import one_slip, typo_limit
+def _slip_pattern(names: tuple[str, ...]) -> re.Pattern[str] | None:
+    """Every way a name can be typed with one character replaced or two neighbours
+    swapped, as one pattern (a message is searched at C speed; one_slip then checks the
+    slip stayed in the name's script). Only kana/latin names long enough that a slip of
+    them is no other word (core.nlu.scoring.typo_limit)."""
+    from core.nlu.scoring import typo_limit
 
+    forms: set[str] = set()
     for name in names:
-        n = len(name)
         if not typo_limit(name):
             continue
-        for i in range(len(text) - n + 1):
-            if one_slip(name, text[i : i + n]):
-                yield i, i + n
+        esc = [re.escape(ch) for ch in name]
+        forms |= {"".join(esc[:i]) + "." + "".join(esc[i + 1 :]) for i in range(len(name))}
+        forms |= {
+            "".join(esc[:i]) + esc[i + 1] + esc[i] + "".join(esc[i + 2 :])
+            for i in range(len(name) - 1)
+        }
+    return re.compile("|".join(sorted(forms))) if forms else None
+
+
+def _slipped(w: Words, text: str) -> Iterator[tuple[int, int]]:
+    """Names typed with a slip (リマインと, リマンイド)."""
+    from core.nlu.scoring import one_slip
+
+    if w.slips is None:
+        return
+    for m in w.slips.finditer(text):
+        if any(len(name) == m.end() - m.start() and one_slip(name, m.group()) for name in w.names):
+            yield m.start(), m.end()
 
 
 def read(text: str, words: Words | None = None) -> Ask | None:
@@ -121,7 +143,7 @@ def read(text: str, words: Words | None = None) -> Ask | None:
             return True
         return negation is not None and negation.match(whole, end) is not None
 
-    names = sorted({*_found(w.names, whole), *_slipped(w.names, whole)})
+    names = sorted({*_found(w.names, whole), *_slipped(w, whole)})
     notify = sorted(_found(w.notify, whole))
     when = list(_found(w.when, whole))
     anchors = names or notify or (sorted(_found(w.tell, whole)) if when else [])
