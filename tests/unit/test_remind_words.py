@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from core.dialogue import default_dialogue
 from core.intent import Expectation, IntentKind
@@ -116,3 +118,12 @@ def test_the_words_are_data() -> None:
     raw["cancel"] = [*raw["cancel"], "もう結構"]
     raw["names"] = [*raw["names"], "お知らせ予約"]
     assert read("お知らせ予約はもう結構", parse_words(raw)) is Ask.CANCEL
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.text(max_size=80)
+    | st.text(alphabet="リマインドりまいんど通知教えて前にしてを止め一覧は、 ", max_size=30)
+)
+def test_reading_never_raises(text: str) -> None:
+    assert read(text) in (None, *Ask)
