@@ -132,11 +132,12 @@ def render_text(report: Report, labels: Mapping[str, str]) -> str:
         "",
         f"会話数            {r.conversations}",
         f"ターン数          {r.turns}（うち入力 {r.typed}）",
-        f"回答率            {percent(r.answered_share)}（回答カードまで {r.answered}/{r.conversations} 会話）",  # noqa: E501
+        f"回答率            {percent(r.answered_share)}（回答カード・リマインドまで {r.answered}/{r.conversations} 会話）",  # noqa: E501
         f"0件ヒット率       {percent(r.zero_hit_share)}（読み取れず {r.not_understood}/{r.typed} 入力）",  # noqa: E501
         f"自己解決率        {percent(r.self_resolved_share)}（解決した {r.resolved}/{r.feedback} 件）",  # noqa: E501
         f"フィードバック    {r.feedback}",
         f"担当者への引き継ぎ {r.handoffs}",
+        f"リマインド        {reminder_line(r)}",
         "",
         "よく聞かれたトピック（会話数）",
         *_rows([(f"{labels.get(c.name, c.name)} [{c.name}]", c.count) for c in r.topics]),
@@ -154,6 +155,12 @@ def render_text(report: Report, labels: Mapping[str, str]) -> str:
         ),
     ]
     return "\n".join(lines) + "\n"
+
+
+def reminder_line(report: Report) -> str:
+    from bots.report_html import REMINDER_LABELS
+
+    return " / ".join(f"{REMINDER_LABELS.get(c.name, c.name)} {c.count}" for c in report.reminders)
 
 
 def _rows(rows: list[tuple[str, int]]) -> list[str]:
@@ -196,6 +203,8 @@ def render_csv(report: Report, labels: Mapping[str, str]) -> str:
         w.writerow(["drop_off", c.name, c.count])
     for c in r.top_unmatched:
         w.writerow(["unmatched", c.name, c.count])
+    for c in r.reminders:
+        w.writerow(["reminders", c.name, c.count])
     for d in r.days:
         w.writerow(["daily_turns", d.day.isoformat(), d.turns])
         w.writerow(["daily_zero_hit_share", d.day.isoformat(), _share(d.zero_hit_share)])

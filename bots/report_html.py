@@ -15,6 +15,15 @@ from html import escape
 from core.clock import format_date_ja
 from core.report import Count, Day, Funnel, Report
 
+# The reminder figures as the team reads them (core.report.REMINDER_NAMES); the text
+# report uses them too.
+REMINDER_LABELS = {
+    "scheduled": "設定",
+    "listed": "一覧",
+    "cancelled": "解除",
+    "unclear": "聞き返し・期限なし",
+}
+
 WIDTH = 720
 _CSS = """
 body{font-family:system-ui,-apple-system,"Hiragino Sans","Noto Sans CJK JP",sans-serif;
@@ -42,6 +51,7 @@ def render_html(report: Report, labels: Mapping[str, str]) -> str:
         ("0件ヒット率", _pct(r.zero_hit_share)),
         ("自己解決率", _pct(r.self_resolved_share)),
         ("担当者への引き継ぎ", str(r.handoffs)),
+        ("リマインドの応答", str(sum(c.count for c in r.reminders))),
     ]
     topics = [Count(f"{labels.get(c.name, c.name)}", c.count) for c in r.topics]
     parts = [
@@ -68,6 +78,8 @@ def render_html(report: Report, labels: Mapping[str, str]) -> str:
         _table(("画面", "会話数"), r.drop_off),
         "<h2>読み取れなかった入力（正規化してまとめた件数）</h2>",
         _table(("入力（マスク済み）", "件数"), r.top_unmatched),
+        "<h2>リマインド（ターン数）</h2>",
+        _table(("応答", "ターン数"), reminder_rows(r.reminders), "reminders"),
         "</body></html>",
     ]
     return "\n".join(parts) + "\n"
@@ -77,11 +89,18 @@ def _pct(share: float | None) -> str:
     return "-" if share is None else f"{share * 100:.1f}%"
 
 
-def _table(head: tuple[str, str], rows: Sequence[Count]) -> str:
+def reminder_rows(rows: Sequence[Count]) -> tuple[Count, ...]:
+    return tuple(Count(REMINDER_LABELS.get(c.name, c.name), c.count) for c in rows)
+
+
+def _table(head: tuple[str, str], rows: Sequence[Count], table_id: str = "") -> str:
     if not rows:
         return "<p>（なし）</p>"
     body = "".join(f'<tr><td>{escape(c.name)}</td><td class="n">{c.count}</td></tr>' for c in rows)
-    return f"<table><tr><th>{escape(head[0])}</th><th>{escape(head[1])}</th></tr>{body}</table>"
+    ident = f' id="{escape(table_id)}"' if table_id else ""
+    return (
+        f"<table{ident}><tr><th>{escape(head[0])}</th><th>{escape(head[1])}</th></tr>{body}</table>"
+    )
 
 
 def topic_bars(rows: Sequence[Count]) -> str:
@@ -153,7 +172,7 @@ def funnel_chart(f: Funnel) -> str:
     stages = [
         ("会話", f.conversations),
         ("トピックを選んだ", f.chose_topic),
-        ("回答カードまで", f.answered),
+        ("回答まで", f.answered),  # an answer card or a reminder answer
         ("「解決した」", f.resolved),
     ]
     row_h, height = 40, 4 * 40 + 10

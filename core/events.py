@@ -11,7 +11,8 @@ Who writes events:
   hands it to SessionStore.commit(..., event=...), which appends it atomically with the
   session (or drops it and counts iijbot_events_dropped_total; a turn never fails for it).
 - Anything outside a turn (an operator's button in Slack) calls SessionStore.record(key,
-  event), best effort, same stream.
+  event), best effort, same stream. So does a reminder turn (TurnRunner._aside): it
+  commits no session, so its event cannot ride on a commit.
 - SessionStore.erase(key, conv) deletes a conversation's session, reminders and events.
 """
 
@@ -51,6 +52,13 @@ class Outcome(StrEnum):
     HANDOFF = "handoff"  # handed to a person (or told the support contacts)
     FEEDBACK_RESOLVED = "feedback_resolved"  # 「解決した」 pressed
     FEEDBACK_UNRESOLVED = "feedback_unresolved"  # 「解決しない」 pressed
+    # Reminders (issue 10), answered beside the conversation: each is an answered turn.
+    REMIND_SCHEDULED = "remind_scheduled"  # reminders set (button or typed 「リマインドして」)
+    REMIND_LISTED = "remind_listed"  # 「リマインド一覧」
+    REMIND_CANCELLED = "remind_cancelled"  # one or all cancelled
+    # About reminders but nothing set: asked which was meant, no deadline on screen, or
+    # no time left to remind at.
+    REMIND_UNCLEAR = "remind_unclear"
 
 
 # The terminal chat's conversations are keyed "cli"; the report calls that platform "text".
@@ -64,6 +72,14 @@ def platform_name(platform: str) -> str:
 # Only these turns keep (masked) text: they are what the lexicon is tuned from.
 TEXT_KEPT = frozenset({Outcome.NOT_UNDERSTOOD})
 FEEDBACK = frozenset({Outcome.FEEDBACK_RESOLVED, Outcome.FEEDBACK_UNRESOLVED})
+REMINDER = frozenset(
+    {
+        Outcome.REMIND_SCHEDULED,
+        Outcome.REMIND_LISTED,
+        Outcome.REMIND_CANCELLED,
+        Outcome.REMIND_UNCLEAR,
+    }
+)
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,9 @@ an HTML page. Definitions (README, "Weekly report"):
 
 - a conversation is one customer's run of turns from a fresh start (no live session
   before it) to the next fresh start; the same hashed id a week later is a new one;
-- answered_share: conversations that reached an answer card / conversations;
+- answered_share: conversations that reached an answer card or were answered about their
+  reminders (set, listed, cancelled, or asked which) / conversations;
+- reminders: reminder turns by what they came to (answered turns: never 0件ヒット);
 - zero_hit_share (0件ヒット率): turns not understood / turns the customer typed;
 - self_resolved_share (自己解決率): 「解決した」 / all feedback presses (None: no feedback);
 - drop_off: conversations that ended with neither an answer card nor a handoff, by the
@@ -22,13 +24,22 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from core.clock import JST
-from core.events import FEEDBACK, Outcome, TurnEvent
+from core.events import FEEDBACK, REMINDER, Outcome, TurnEvent
 from core.nlu.normalize import compact, normalize
 
 TOP = 10  # rows of each ranking
 # Events that belong to the conversation they follow even when recorded without a node
 # (a feedback press or an operator's handoff button outside a turn).
 _ATTACHED = FEEDBACK | {Outcome.HANDOFF}
+# Turns that answered the customer: an answer card, or a reminder turn.
+_ANSWERS = REMINDER | {Outcome.ANSWERED}
+# How the reminder turns are named in the report's figures.
+REMINDER_NAMES = {
+    Outcome.REMIND_SCHEDULED: "scheduled",
+    Outcome.REMIND_LISTED: "listed",
+    Outcome.REMIND_CANCELLED: "cancelled",
+    Outcome.REMIND_UNCLEAR: "unclear",
+}
 
 
 @dataclass(frozen=True)
@@ -66,7 +77,7 @@ class Report:
     conversations: int
     turns: int
     typed: int
-    answered: int  # conversations that reached an answer card
+    answered: int  # conversations that reached an answer card or a reminder answer
     not_understood: int
     feedback: int
     resolved: int
@@ -77,6 +88,8 @@ class Report:
     days: tuple[Day, ...]
     funnel: Funnel
     platforms: tuple[Count, ...]
+    # Reminder turns by what they came to, in REMINDER_NAMES order (zeros included).
+    reminders: tuple[Count, ...] = ()
 
     @property
     def answered_share(self) -> float | None:
@@ -107,6 +120,7 @@ class Report:
             "self_resolved_share": _round(self.self_resolved_share),
             "handoffs": self.handoffs,
             "platforms": [{"platform": c.name, "count": c.count} for c in self.platforms],
+            "reminders": {c.name: c.count for c in self.reminders},
             "topics": [{"topic": c.name, "count": c.count} for c in self.topics],
             "drop_off": [{"node": c.name, "count": c.count} for c in self.drop_off],
             "top_unmatched": [{"text": c.name, "count": c.count} for c in self.top_unmatched],
@@ -204,7 +218,7 @@ def summarize(
         conv_topics = {e.topic for e in conv if e.topic}
         topics.update(conv_topics)
         chose_topic += bool(conv_topics)
-        if Outcome.ANSWERED in outcomes:
+        if outcomes & _ANSWERS:
             answered += 1
         elif Outcome.HANDOFF not in outcomes:
             last = conv[-1]
@@ -228,4 +242,10 @@ def summarize(
         days=_days(evs, since, until),
         funnel=Funnel(len(convs), chose_topic, answered, resolved_convs),
         platforms=_ranked(Counter(e.platform for e in evs), top),
+        reminders=_reminders(evs),
     )
+
+
+def _reminders(events: Sequence[TurnEvent]) -> tuple[Count, ...]:
+    counts = Counter(e.outcome for e in events if e.outcome in REMINDER)
+    return tuple(Count(name, counts[outcome]) for outcome, name in REMINDER_NAMES.items())

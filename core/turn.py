@@ -38,7 +38,7 @@ from core.inbound import ConversationKey, Inbound, InboundKind
 from core.intent import Command, Expectation, Intent, IntentKind
 from core.mask import mask
 from core.metrics import COMMIT_CONFLICTS, INTENTS, TURN_SECONDS, TURNS
-from core.remind.service import Reminders
+from core.remind.service import Handled, Reminders
 from core.reply import Reply
 from core.session import Session
 from core.store.base import EVENT_TTL, CommitStatus, Loaded, SessionStore, StoreUnavailable
@@ -94,6 +94,8 @@ class Dialogue(Protocol):
     def menu(self, now: datetime, *, anywhere: bool = False) -> Reply: ...
 
     def pending(self, session: Session, now: datetime) -> Reply: ...
+
+    def shown(self, session: Session, now: datetime) -> Reply: ...
 
     def topic_of(self, session: Session | None) -> str: ...
 
@@ -243,12 +245,15 @@ class TurnRunner:
         platform = inbound.key.platform
         started = time.perf_counter()
         try:
-            aside = await self._aside(inbound)
+            # One load serves both the reminder aside and the turn's first attempt.
+            first = await self._store.load(inbound.key, inbound.event_id or None)
+            aside = None if first.duplicate else await self._aside(inbound, first.session)
             if aside is not None:
                 TURNS.labels(platform, "ok").inc()
-                self._log(inbound, "ok", aside.node or "remind", None, 0, started, 1)
-                return TurnOutcome(aside, False, aside=True)
-            outcome, intent, attempts = await self._attempt_all(inbound)
+                where = aside.reply.node or "remind"
+                self._log(inbound, "ok", where, None, first.version, started, 1)
+                return TurnOutcome(aside.reply, False, first.version, aside=True)
+            outcome, intent, attempts = await self._attempt_all(inbound, first)
         except StoreUnavailable:
             TURNS.labels(platform, "store_error").inc()
             self._log(inbound, "store_error", None, None, 0, started, self._max_attempts)
@@ -266,16 +271,55 @@ class TurnRunner:
         self._log(inbound, label, node, intent, outcome.version, started, attempts)
         return outcome
 
-    async def _aside(self, inbound: Inbound) -> Reply | None:
-        """A reminder input, answered without a dialogue step (it changes no session)."""
+    async def _aside(self, inbound: Inbound, session: Session | None) -> Handled | None:
+        """A reminder input, answered without a dialogue step: it commits nothing to the
+        session (the conversation goes on where it was), and its event is recorded apart."""
         if self._reminders is None:
             return None
-        return await self._reminders.handle(inbound, self._clock.now())
+        now = self._clock.now()
+        typed = inbound.kind is InboundKind.TEXT
+        if typed and self._handoffs.policy.active(session, now):
+            return None  # a person has the conversation: what is typed is for them
 
-    async def _attempt_all(self, inbound: Inbound) -> tuple[TurnOutcome, Intent | None, int]:
+        def shown() -> Reply | None:
+            # Rendered only for a typed request: the card whose 「リマインドする」 it means.
+            return None if session is None else self._dialogue.shown(session, now)
+
+        handled = await self._reminders.handle(inbound, now, shown)
+        if handled is not None:
+            conv = self._conv(inbound.key)
+            if conv is not None:
+                event = self._aside_event(inbound, conv, now, session, handled)
+                await self._store.record(inbound.key, event)  # best effort: never raises
+        return handled
+
+    def _aside_event(
+        self,
+        inbound: Inbound,
+        conv: str,
+        now: datetime,
+        session: Session | None,
+        handled: Handled,
+    ) -> TurnEvent:
+        node = session.node if session is not None else ""
+        return TurnEvent(
+            ts_ms=to_ms(now),
+            platform=platform_name(inbound.key.platform),
+            conv=conv,
+            node_before=node,
+            node_after=node,  # the conversation stays where it was
+            outcome=handled.outcome,
+            topic=self._dialogue.topic_of(session),
+            input=inbound.kind.value,
+            # No text: the bot read it as a reminder request, so it is no unanswered turn.
+        )
+
+    async def _attempt_all(
+        self, inbound: Inbound, first: Loaded
+    ) -> tuple[TurnOutcome, Intent | None, int]:
         key, event_id = inbound.key, inbound.event_id or None
         for attempt in range(1, self._max_attempts + 1):
-            loaded = await self._store.load(key, event_id)
+            loaded = first if attempt == 1 else await self._store.load(key, event_id)
             if loaded.duplicate:
                 return TurnOutcome(None, True, loaded.version), None, attempt
             now = self._clock.now()  # once per attempt: understand and step agree on "today"

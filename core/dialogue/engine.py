@@ -198,6 +198,15 @@ class FlowDialogue:
             return turn.show(self.new_session(), [])
         return turn.ask(turn.landing(session), [])
 
+    def shown(self, session: Session, now: datetime) -> Reply:
+        """What the conversation's node shows on arrival, rendered again at `now`: at an
+        answer its whole card, with 「リマインドする」 while the deadline leaves a time to
+        remind at (pending asks the node again without the card)."""
+        turn = _Turn(self, now)
+        if session.node not in self.flow.nodes:
+            return turn.show(self.new_session(), [])
+        return turn.show(turn.landing(session), [])
+
 
 class _Turn:
     """The work of one step, with `now` fixed for all of it."""

@@ -2,29 +2,29 @@
 the message a due reminder becomes. TurnRunner hands it the inbound before the dialogue
 step; it answers the reminder inputs itself (they change no conversation state, and
 repeating one is harmless: scheduling the same deadline again stores the same ids).
+Typed requests (リマインドして, 通知いらない) are read by core.remind.words; "remind me"
+schedules what the card on screen offers, as its button would.
 """
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
-from functools import cache
-
-import yaml
 
 from core.clock import format_date_ja, format_day_ja, to_jst
+from core.events import Outcome
 from core.inbound import ConversationKey, Inbound, InboundKind
 from core.remind.book import Reminder, ReminderBook
 from core.remind.calendar import CalendarLinks, ics
 from core.remind.plan import (
     END_OF_DAY,
-    SCHEDULE_PATH,
     Schedule,
     due_times,
     load_schedule,
     parse_token,
 )
+from core.remind.words import Ask, read
 from core.reply import NAV_MENU, TOPIC_PREFIX, Card, Choice, FactRow, Link, Reply
 from core.texts import say
 
@@ -32,6 +32,11 @@ PREFIX = "remind:"
 LIST = PREFIX + "list"
 CANCEL_ALL = PREFIX + "cancel_all"
 CANCEL = PREFIX + "cancel:"
+# Typed requests: "remind me" (of what the card on screen offers), and "about reminders"
+# without saying which (asked back with buttons).
+HERE = PREFIX + "here"
+WHICH = PREFIX + "which"
+_ASKED = {Ask.SCHEDULE: HERE, Ask.LIST: LIST, Ask.CANCEL: CANCEL_ALL, Ask.UNSURE: WHICH}
 # Reminder replies are valid at whatever node a conversation is at: no node is named.
 NODE = ""
 MAX_LISTED = 10
@@ -68,27 +73,26 @@ def format_deadline(at: datetime) -> str:
     return day if local.time() == END_OF_DAY else f"{day} {local.hour}:{local.minute:02d}"
 
 
-def _squash(text: str) -> str:
-    return "".join(unicodedata.normalize("NFKC", text).split())
-
-
-@cache
-def _commands() -> dict[str, str]:
-    data = yaml.safe_load(SCHEDULE_PATH.read_text(encoding="utf-8")) or {}
-    out: dict[str, str] = {}
-    for name, value in {"list": LIST, "cancel_all": CANCEL_ALL}.items():
-        for phrase in (data.get("commands") or {}).get(name, ()):
-            out[_squash(str(phrase))] = value
-    return out
-
-
 def command_of(inbound: Inbound) -> str | None:
     """The reminder input an inbound is, as a choice value; None for anything else."""
     if inbound.kind is InboundKind.CHOICE and (inbound.choice_value or "").startswith(PREFIX):
         return inbound.choice_value
     if inbound.kind is InboundKind.TEXT:
-        return _commands().get(_squash(inbound.text))
+        ask = read(inbound.text)
+        return None if ask is None else _ASKED[ask]
     return None
+
+
+def _nothing_shown() -> Reply | None:
+    return None
+
+
+@dataclass(frozen=True)
+class Handled:
+    """A reminder input answered, and what it came to (the turn's event outcome)."""
+
+    reply: Reply
+    outcome: Outcome
 
 
 def remind_choice(remind_token: str, now: datetime) -> Choice | None:
@@ -115,19 +119,55 @@ class Reminders:
     def book(self) -> ReminderBook:
         return self._book
 
-    async def handle(self, inbound: Inbound, now: datetime) -> Reply | None:
+    async def handle(
+        self,
+        inbound: Inbound,
+        now: datetime,
+        shown: Callable[[], Reply | None] = _nothing_shown,
+    ) -> Handled | None:
+        """shown: the reply the conversation shows now (its card), asked only for a typed
+        request; None when there is no conversation."""
         value = command_of(inbound)
         if value is None:
             return None
         key = inbound.key
         if value == LIST:
-            return await self.listing(key)
+            return Handled(await self.listing(key), Outcome.REMIND_LISTED)
         if value == CANCEL_ALL:
             count = await self._book.remove_all(key)
-            return _reply(say("remind_cancelled_all", count=str(count)))
+            reply = _reply(say("remind_cancelled_all", count=str(count)))
+            return Handled(reply, Outcome.REMIND_CANCELLED)
         if value.startswith(CANCEL):
-            return await self._cancel_one(key, value[len(CANCEL) :])
-        return await self._schedule_for(key, value[len(PREFIX) :], now)
+            reply = await self._cancel_one(key, value[len(CANCEL) :])
+            return Handled(reply, Outcome.REMIND_CANCELLED)
+        if value in (HERE, WHICH):
+            return await self._typed(key, value, now, _offered(shown()))
+        return await self._remind_of(key, value[len(PREFIX) :], now)
+
+    async def _remind_of(self, key: ConversationKey, remind_token: str, now: datetime) -> Handled:
+        parsed = parse_token(remind_token)
+        left = parsed is not None and bool(due_times(parsed[0], parsed[1], now, self._schedule))
+        reply = await self._schedule_for(key, remind_token, now)
+        return Handled(reply, Outcome.REMIND_SCHEDULED if left else Outcome.REMIND_UNCLEAR)
+
+    async def _typed(
+        self, key: ConversationKey, value: str, now: datetime, offered: Choice | None
+    ) -> Handled:
+        """A typed request: "remind me" does what the card's button does; otherwise, or
+        with no card offering a reminder, the customer is asked with buttons, never
+        guessed for."""
+        if value == HERE and offered is not None:
+            return await self._remind_of(key, offered.value[len(PREFIX) :], now)
+        had = bool(await self._book.listed(key))
+        listed = [_list_button(), Choice(say("remind_stop_button"), CANCEL_ALL)] if had else []
+        if value == HERE or (offered is None and not had):
+            # Nothing on screen to remind of: say so, and offer what there is.
+            choices = (*listed[:1], _menu_button())
+            reply = Reply(node=NODE, texts=(say("remind_nothing_here"),), choices=choices)
+            return Handled(reply, Outcome.REMIND_UNCLEAR)
+        choices = (*([offered] if offered is not None else []), *listed, _menu_button())
+        reply = Reply(node=NODE, texts=(say("remind_which"),), choices=choices)
+        return Handled(reply, Outcome.REMIND_UNCLEAR)
 
     async def forget(self, key: ConversationKey) -> None:
         """Unfollow or 「データを削除」: every reminder of the conversation goes."""
@@ -197,6 +237,15 @@ class Reminders:
             return None
         kind, deadline = found
         return ics(kind, deadline, now, _WHAT[kind](), self._schedule.kinds[kind].url)
+
+
+def _offered(shown: Reply | None) -> Choice | None:
+    """The 「リマインドする」 a reply offers (a card with a deadline still ahead)."""
+    for choice in shown.choices if shown is not None else ():
+        value = choice.value
+        if value.startswith(PREFIX) and parse_token(value[len(PREFIX) :]) is not None:
+            return choice
+    return None
 
 
 def _short(at: datetime) -> str:
