@@ -12,7 +12,6 @@ import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 import httpx
 import pytest
@@ -67,7 +66,7 @@ class Rig:
     clock: MovingClock
     book: RedisReminderBook
 
-    async def answer(self, send: Any, method: str = "response_url") -> Call:
+    async def answer(self, send: Awaitable[httpx.Response], method: str = "response_url") -> Call:
         """Send something, and the bot's next answer by `method` once it is there."""
         seen = len(self.stub.of(method))
         resp = await send
