@@ -1,5 +1,6 @@
-"""Composes reminders for a process: the book beside the session store, the senders of
-the configured platforms, and the worker loop (inside `serve`, or `remind-worker`)."""
+"""Composes reminders for a process: the book beside the session store, the platform
+clients (Slack's also schedules reminders in the turn, so it runs whether or not this
+process runs the worker), and the worker loop (inside `serve`, or `remind-worker`)."""
 
 from __future__ import annotations
 
@@ -11,11 +12,12 @@ import sys
 from typing import Protocol
 
 from adapters.line.remind import LineReminderSender
-from adapters.slack.remind import SlackReminderSender
+from adapters.slack.remind import SlackReminders
 from bots.settings import Settings, SettingsError
 from core.clock import Clock, SystemClock
 from core.remind.book import MemoryReminderBook, RedisReminderBook, ReminderBook
 from core.remind.calendar import CalendarLinks
+from core.remind.hosted import HostedScheduler
 from core.remind.service import Reminders
 from core.remind.worker import DEFAULT_INTERVAL, Deliver, ReminderWorker
 from core.store import RedisSessionStore, store_from_url
@@ -42,14 +44,26 @@ class ReminderRuntime:
         calendar = None
         if settings.public_url and settings.hash_key_bytes:
             calendar = CalendarLinks(settings.public_url, settings.hash_key_bytes)
-        self.reminders = Reminders(book_for(store), calendar=calendar)
+        hosted: dict[str, HostedScheduler] = {}
+        self._slack: SlackReminders | None = None
+        if settings.slack is not None:
+            self._slack = SlackReminders(settings.slack.bot_token, settings.slack.api_url)
+            hosted["slack"] = self._slack
+        self.reminders = Reminders(book_for(store), calendar=calendar, hosted=hosted)
         self._settings = settings
         self._clock = clock
         self._senders: list[_Sender] = []
         self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
+    async def start(self) -> None:
+        """The platform clients a turn uses: Slack's schedules and cancels reminders."""
+        if self._slack is not None and self._slack not in self._senders:
+            await self._slack.start()
+            self._senders.append(self._slack)
+
     async def start_worker(self, interval: float = DEFAULT_INTERVAL) -> None:
+        await self.start()
         deliver: dict[str, Deliver] = {}
         if self._settings.line_api is not None:
             line = LineReminderSender(
@@ -58,13 +72,9 @@ class ReminderRuntime:
             await line.start()
             self._senders.append(line)
             deliver["line"] = line
-        if self._settings.slack is not None:
-            slack = SlackReminderSender(
-                self._settings.slack.bot_token, self._settings.slack.api_url
-            )
-            await slack.start()
-            self._senders.append(slack)
-            deliver["slack"] = slack
+        if self._slack is not None:
+            # The reminders Slack refused to schedule (too far ahead, or unreachable then).
+            deliver["slack"] = self._slack
         worker = ReminderWorker(
             self.reminders, self._clock, deliver, monthly_cap=self._settings.reminder_monthly_cap
         )
@@ -83,12 +93,16 @@ class ReminderRuntime:
         if self._task is not None:
             await self._task
 
-    async def stop(self) -> None:
+    async def stop_worker(self) -> None:
         self._stop.set()
         if self._task is not None:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+
+    async def stop(self) -> None:
+        """The worker, then every platform client (also when no worker ran)."""
+        await self.stop_worker()
         for sender in self._senders:
             await sender.stop()
         self._senders.clear()

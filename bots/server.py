@@ -232,6 +232,8 @@ async def _start(
         )
     runtime.web = _build_web(settings, runtime.store, dialogue, clock, runner)
     try:
+        # Before the platforms: a turn on Slack schedules its reminders with Slack.
+        await runtime.reminders.start()
         for m in mounts:
             bot = m.build(runner)
             await bot.start()
@@ -320,17 +322,23 @@ async def _warn_if_unreachable(store: SessionStore) -> None:
 
 async def _stop(runtime: _Runtime) -> None:
     # The reminder worker first (it sends on its own), then the adapters (they may still
-    # be sending replies that were committed), then the store. The adapters stop together,
-    # not one after the other: each drains within the one shared budget.
+    # be sending replies that were committed, and scheduling reminders with Slack), then
+    # the reminders' platform clients, then the store. The adapters stop together, not one
+    # after the other: each drains within the one shared budget.
+    if runtime.reminders is not None:
+        try:
+            await asyncio.wait_for(runtime.reminders.stop_worker(), STOP_TIMEOUT)
+        except Exception:
+            log.exception("reminder worker did not stop cleanly")
+    await asyncio.gather(*(_stop_bot(name, bot) for name, bot in runtime.bots.items()))
+    runtime.bots.clear()
+    runtime.web = None
     if runtime.reminders is not None:
         try:
             await asyncio.wait_for(runtime.reminders.stop(), STOP_TIMEOUT)
         except Exception:
-            log.exception("reminder worker did not stop cleanly")
+            log.exception("reminder clients did not stop cleanly")
         runtime.reminders = None
-    await asyncio.gather(*(_stop_bot(name, bot) for name, bot in runtime.bots.items()))
-    runtime.bots.clear()
-    runtime.web = None
     if runtime.store is not None:
         try:
             await runtime.store.close()

@@ -5,7 +5,9 @@ Redis layout (the conversation's hash tag keeps its keys in one Cluster slot):
   <prefix>:{reminders}:due                             zset  member → due time (ms)
   <prefix>:{reminders}:pushes:<YYYY-MM>                int   LINE pushes sent that month
 The per-conversation hash is the truth (「データを削除」 deletes it: core/store erase);
-the due index only says when to look. A claim moves a due member's score a lease ahead
+the due index only says when to look. A reminder the platform keeps and sends itself (Slack's
+chat.scheduleMessage) carries the platform's id for it in the hash, to cancel it by, and is
+not in the due index: our worker never sends it. A claim moves a due member's score a lease ahead
 in one script, so of any number of workers exactly one gets it; the member is removed
 once sent, or it comes due again when the lease ends (a worker that died mid-send).
 """
@@ -34,23 +36,33 @@ class Reminder:
     kind: str
     deadline: datetime  # JST
     due: datetime  # JST
+    # The platform's handle for the message it keeps and sends at `due` (hosted/scheduled
+    # by the platform, see core/remind/hosted.py); None: our worker sends it.
+    hosted: str | None = None
 
     @property
     def id(self) -> str:
         return f"{self.kind}-{self.deadline:%Y%m%d%H%M}-{self.due:%Y%m%d%H%M}"
 
     def to_json(self) -> str:
-        return json.dumps(
-            {"kind": self.kind, "deadline": self.deadline.isoformat(), "due": self.due.isoformat()}
-        )
+        doc = {
+            "kind": self.kind,
+            "deadline": self.deadline.isoformat(),
+            "due": self.due.isoformat(),
+        }
+        if self.hosted is not None:
+            doc["hosted"] = self.hosted
+        return json.dumps(doc)
 
     @classmethod
     def from_json(cls, raw: str | bytes) -> Reminder:
         doc = json.loads(raw)
+        hosted = doc.get("hosted")  # absent in reminders stored before platforms kept them
         return cls(
             kind=str(doc["kind"]),
             deadline=to_jst(datetime.fromisoformat(doc["deadline"])),
             due=to_jst(datetime.fromisoformat(doc["due"])),
+            hosted=str(hosted) if hosted else None,
         )
 
 
@@ -76,7 +88,13 @@ def _unmember(member: str) -> tuple[ConversationKey, str] | None:
 
 
 class ReminderBook(Protocol):
-    async def add(self, key: ConversationKey, reminders: list[Reminder], now: datetime) -> None: ...
+    async def add(
+        self, key: ConversationKey, reminders: list[Reminder], now: datetime
+    ) -> list[Reminder]:
+        """Keep the reminders whose id the conversation has not got yet; the ones kept.
+        One already there stays as it is: two taps racing store one reminder, and the
+        loser knows to cancel the platform's copy it scheduled meanwhile."""
+        ...
 
     async def listed(self, key: ConversationKey) -> list[Reminder]:
         """The conversation's reminders, earliest first."""
@@ -111,11 +129,19 @@ class MemoryReminderBook:
         self._due: dict[tuple[ConversationKey, str], datetime] = {}
         self._pushes: dict[str, int] = {}
 
-    async def add(self, key: ConversationKey, reminders: list[Reminder], now: datetime) -> None:
+    async def add(
+        self, key: ConversationKey, reminders: list[Reminder], now: datetime
+    ) -> list[Reminder]:
         mine = self._items.setdefault(key, {})
+        kept: list[Reminder] = []
         for r in reminders:
+            if r.id in mine:
+                continue
             mine[r.id] = r
-            self._due[(key, r.id)] = r.due
+            kept.append(r)
+            if r.hosted is None:
+                self._due[(key, r.id)] = r.due
+        return kept
 
     async def listed(self, key: ConversationKey) -> list[Reminder]:
         return _sorted(list(self._items.get(key, {}).values()))
@@ -191,20 +217,28 @@ class RedisReminderBook:
     def _hash(self, key: ConversationKey) -> str:
         return reminders_key(key, self._prefix)
 
-    async def add(self, key: ConversationKey, reminders: list[Reminder], now: datetime) -> None:
+    async def add(
+        self, key: ConversationKey, reminders: list[Reminder], now: datetime
+    ) -> list[Reminder]:
         with _guard():
             if not reminders:
-                return
-            await self._client.hset(self._hash(key), mapping={r.id: r.to_json() for r in reminders})
-            await self._client.zadd(
-                self._due_key, {_member(key, r.id): _ms(r.due) for r in reminders}
-            )
+                return []
+            # HSETNX one by one (the hash and the due index are in different Cluster
+            # slots, so no one script can do both): what it set is what this call kept.
+            kept: list[Reminder] = []
+            for r in reminders:
+                if await self._client.hsetnx(self._hash(key), r.id, r.to_json()):
+                    kept.append(r)
+            ours = {_member(key, r.id): _ms(r.due) for r in kept if r.hosted is None}
+            if ours:
+                await self._client.zadd(self._due_key, ours)
             # Every key of ours expires (Redis runs with noeviction): the conversation's
             # reminders a day after the last deadline they serve.
             # Relative to the caller's clock, as every time here is.
             last = max(r.deadline for r in await self.listed(key))
             ttl = int((last + KEEP_AFTER_DEADLINE - now).total_seconds())
             await self._client.expire(self._hash(key), max(ttl, 1))
+            return kept
 
     async def listed(self, key: ConversationKey) -> list[Reminder]:
         with _guard():

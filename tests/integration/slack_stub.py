@@ -5,6 +5,12 @@ It answers the Web API methods the bot uses with Slack's own semantics (HTTP 200
 and can be told to fail the next calls with an HTTP 500 or a 429 with Retry-After.
 response_url endpoints record the JSON posted to them and, like Slack, stop working
 after 5 uses (404 expired_url).
+
+Scheduled messages (chat.scheduleMessage, chat.deleteScheduledMessage,
+chat.scheduledMessages.list) follow Slack's documented rules: post_at in the future and at
+most 120 days ahead, at most 30 in any 5 minutes to one channel, and a message whose time
+has come is posted (it leaves the list, and deleting it is invalid_scheduled_message_id).
+"Now" is the stub's `now`, so a test gives it the clock its server runs on.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ import time
 from collections import defaultdict, deque
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 from urllib.parse import parse_qsl, urlencode
 
@@ -29,6 +35,10 @@ from aiohttp import web
 RESPONSE_URL_USES = 5
 BOT_USER_ID = "UBOT0001"
 BOT_ID = "BBOT0001"
+SCHEDULE_MAX_AHEAD = timedelta(days=120)
+SCHEDULE_WINDOW = 300  # seconds: at most SCHEDULE_WINDOW_MAX messages per channel in it
+SCHEDULE_WINDOW_MAX = 30
+SCHEDULED_POST = "scheduled"  # Call.method of a scheduled message Slack posted at its time
 
 
 @dataclass
@@ -38,6 +48,19 @@ class Call:
     status: int  # what the stub answered
     name: str = ""  # the response_url's name
     response: dict[str, Any] = field(default_factory=dict)  # what a Web API call answered
+
+
+@dataclass
+class Scheduled:
+    id: str  # "Q…"
+    channel: str
+    post_at: int  # Unix seconds
+    date_created: int
+    body: dict[str, Any]  # what chat.scheduleMessage was given
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 @dataclass
@@ -55,6 +78,10 @@ class SlackStub:
     # Web API methods that hang (no answer) until the stub stops: a Slack outage
     hang: set[str] = field(default_factory=set)
     _released: asyncio.Event = field(default_factory=asyncio.Event)
+    # Slack's clock, for scheduled messages: a test passes the one its server runs on.
+    now: Callable[[], datetime] = _utc_now
+    _scheduled: dict[str, Scheduled] = field(default_factory=dict)
+    _scheduled_ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     async def start(self) -> None:
         app = web.Application()
@@ -89,9 +116,35 @@ class SlackStub:
         return [c for c in self.calls if c.method == method]
 
     def delivered(self) -> list[Call]:
-        """Messages a user would see (successful posts, updates and response_url uses)."""
-        kinds = {"chat.postMessage", "chat.update", "chat.postEphemeral", "response_url"}
+        """Messages a user would see (successful posts, updates and response_url uses, and
+        scheduled messages posted at their time)."""
+        self._post_due()
+        kinds = {
+            "chat.postMessage",
+            "chat.update",
+            "chat.postEphemeral",
+            "response_url",
+            SCHEDULED_POST,
+        }
         return [c for c in self.calls if c.method in kinds and c.status == 200]
+
+    def scheduled(self) -> list[Scheduled]:
+        """The scheduled messages Slack still holds (not yet posted or deleted), by time."""
+        self._post_due()
+        return sorted(self._scheduled.values(), key=lambda m: (m.post_at, m.id))
+
+    def posted_scheduled(self) -> list[Call]:
+        """The scheduled messages Slack has posted, as calls of SCHEDULED_POST."""
+        self._post_due()
+        return self.of(SCHEDULED_POST)
+
+    def _post_due(self) -> None:
+        now = self.now().timestamp()
+        for m in sorted(self._scheduled.values(), key=lambda m: (m.post_at, m.id)):
+            if m.post_at <= now:
+                del self._scheduled[m.id]
+                posted = {**m.body, "channel": m.channel, "scheduled_message_id": m.id}
+                self.calls.append(Call(SCHEDULED_POST, posted, 200))
 
     async def wait_for(self, predicate: Callable[[], bool], timeout: float = 10.0) -> None:
         loop = asyncio.get_running_loop()
@@ -156,6 +209,9 @@ class SlackStub:
             if not body.get("channel") or not body.get("user"):
                 return {"ok": False, "error": "channel_not_found"}
             return {"ok": True, "message_ts": ts}
+        if method.startswith("chat.schedule") or method == "chat.deleteScheduledMessage":
+            self._post_due()
+            return self._scheduling(method, body)
         if method == "conversations.open":
             users = str(body.get("users") or "")
             if not users:
@@ -168,6 +224,76 @@ class SlackStub:
             if not body.get("user_id") or not isinstance(view, dict):
                 return {"ok": False, "error": "invalid_arguments"}
             return {"ok": True, "view": {"id": "V1", **view}}
+        return {"ok": False, "error": "unknown_method"}
+
+    def _scheduling(self, method: str, body: dict[str, Any]) -> dict[str, Any]:
+        now = int(self.now().timestamp())
+        channel = str(body.get("channel") or "")
+        if method == "chat.scheduleMessage":
+            if not channel or channel[0] not in "CDG":
+                return {"ok": False, "error": "channel_not_found"}
+            if not body.get("text") and not body.get("blocks"):
+                return {"ok": False, "error": "no_text"}
+            try:
+                post_at = int(body.get("post_at", ""))
+            except (TypeError, ValueError):
+                return {"ok": False, "error": "invalid_time"}
+            if post_at <= now:
+                return {"ok": False, "error": "time_in_past"}
+            if post_at > now + SCHEDULE_MAX_AHEAD.total_seconds():
+                return {"ok": False, "error": "time_too_far"}
+            near = [
+                m
+                for m in self._scheduled.values()
+                if m.channel == channel and abs(m.post_at - post_at) < SCHEDULE_WINDOW
+            ]
+            if len(near) >= SCHEDULE_WINDOW_MAX:
+                return {"ok": False, "error": "restricted_too_many"}
+            sid = f"Q0{next(self._scheduled_ids):08d}"
+            self._scheduled[sid] = Scheduled(sid, channel, post_at, now, dict(body))
+            message = {
+                "type": "delayed_message",
+                "subtype": "bot_message",
+                "bot_id": BOT_ID,
+                "text": body.get("text", ""),
+            }
+            return {
+                "ok": True,
+                "channel": channel,
+                "scheduled_message_id": sid,
+                "post_at": post_at,
+                "message": message,
+            }
+        if method == "chat.deleteScheduledMessage":
+            sid = str(body.get("scheduled_message_id") or "")
+            if not channel:
+                return {"ok": False, "error": "channel_not_found"}
+            found = self._scheduled.get(sid)
+            if found is None or found.channel != channel:
+                return {"ok": False, "error": "invalid_scheduled_message_id"}
+            del self._scheduled[sid]
+            return {"ok": True}
+        if method == "chat.scheduledMessages.list":
+            oldest = int(body.get("oldest") or 0)
+            latest = int(body.get("latest") or 2**63)
+            if oldest > latest:
+                return {"ok": False, "error": "invalid_arguments"}
+            listed = [
+                {
+                    "id": m.id,
+                    "channel_id": m.channel,
+                    "post_at": m.post_at,
+                    "date_created": m.date_created,
+                    "text": m.body.get("text", ""),
+                }
+                for m in sorted(self._scheduled.values(), key=lambda m: (m.post_at, m.id))
+                if (not channel or m.channel == channel) and oldest <= m.post_at <= latest
+            ]
+            return {
+                "ok": True,
+                "scheduled_messages": listed,
+                "response_metadata": {"next_cursor": ""},
+            }
         return {"ok": False, "error": "unknown_method"}
 
     async def _respond(self, request: web.Request) -> web.Response:
