@@ -78,9 +78,9 @@ def tap(key: ConversationKey = SLACK, value: str = TAP) -> Inbound:
 
 async def scheduled(book: ReminderBook, platform: Platform) -> Reminders:
     reminders = Reminders(book, hosted={"slack": platform})
-    reply = await reminders.handle(tap(), NOW)
-    assert reply is not None
-    assert reply.texts == ("11月26日(木) 9:00 と 11月27日(金) 9:00 にお知らせします。",)
+    handled = await reminders.handle(tap(), NOW)
+    assert handled is not None
+    assert handled.reply.texts == ("11月26日(木) 9:00 と 11月27日(金) 9:00 にお知らせします。",)
     return reminders
 
 
@@ -176,8 +176,8 @@ async def test_cancelling_one_withdraws_that_copy(book: ReminderBook) -> None:
     platform = Platform()
     reminders = await scheduled(book, platform)
     first, last = await book.listed(SLACK)
-    reply = await reminders.handle(tap(value="remind:cancel:" + first.id), NOW)
-    assert reply is not None and reply.texts == ("11月26日(木) 9:00のリマインドを解除しました。",)
+    handled = await reminders.handle(tap(value="remind:cancel:" + first.id), NOW)
+    assert handled is not None and handled.reply.texts == ("11月26日(木) 9:00のリマインドを解除しました。",)
     assert platform.cancelled == [first.hosted] and list(platform.held) == [last.hosted]
     assert await book.listed(SLACK) == [last]
 
