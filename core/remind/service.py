@@ -252,7 +252,12 @@ class Reminders:
         await self._withdraw(key, [r for r in fresh if r.id not in kept])
         texts = [say("remind_confirm", times=say("remind_and").join(format_due(t) for t in times))]
         if key.platform not in DELIVERING and not had:
-            texts.append(say("remind_cannot_deliver"))  # once: with the first reminder
+            # Once, with the first reminder; where a calendar file is offered it is the
+            # way this customer gets reminded, so the sentence points to it.
+            calendar = self._calendar is not None
+            texts.append(
+                say("remind_cannot_deliver_calendar" if calendar else "remind_cannot_deliver")
+            )
         if self._calendar is not None:
             texts.append(say("remind_calendar", url=self._calendar.url(kind, deadline)))
         return Reply(node=NODE, texts=tuple(texts), choices=(_list_button(), _menu_button()))

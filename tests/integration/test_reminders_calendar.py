@@ -60,3 +60,24 @@ async def test_the_server_serves_a_signed_link_and_refuses_others(redis_url: str
         assert forged.status_code == 404
         other = CalendarLinks(PUBLIC, b"o" * 32).url("initial", end_of_day(date(2026, 11, 27)))
         assert (await http.get(base + other.removeprefix(PUBLIC))).status_code == 404
+
+
+async def test_where_the_bot_cannot_send_the_confirmation_points_to_the_calendar() -> None:
+    # The web page (like the terminal chat) has no way to reach the customer later: the
+    # calendar file is their reminder, and the confirmation says so instead of promising.
+    links = CalendarLinks(PUBLIC, SECRET.encode())
+    runner = TurnRunner(
+        MemorySessionStore(),
+        default_dialogue(),
+        FixedClock(NOW),
+        reminders=Reminders(MemoryReminderBook(), calendar=links),
+    )
+    key = ConversationKey("web", "site", "s1")
+    out = await runner.run(
+        Inbound(key, InboundKind.CHOICE, choice_value="remind:initial:2026-11-27T23:59")
+    )
+    assert out.reply is not None
+    confirm, cannot, link = out.reply.texts
+    assert "お知らせします" in confirm
+    assert "送れません" in cannot and "カレンダー" in cannot
+    assert link.startswith(f"カレンダーに追加: {PUBLIC}/calendar/")

@@ -177,7 +177,8 @@ async def test_cancelling_one_withdraws_that_copy(book: ReminderBook) -> None:
     reminders = await scheduled(book, platform)
     first, last = await book.listed(SLACK)
     handled = await reminders.handle(tap(value="remind:cancel:" + first.id), NOW)
-    assert handled is not None and handled.reply.texts == ("11月26日(木) 9:00のリマインドを解除しました。",)
+    assert handled is not None
+    assert handled.reply.texts == ("11月26日(木) 9:00のリマインドを解除しました。",)
     assert platform.cancelled == [first.hosted] and list(platform.held) == [last.hosted]
     assert await book.listed(SLACK) == [last]
 
