@@ -1,5 +1,5 @@
 """Composes reminders for a process: the book beside the session store, the senders of
-the configured platforms, and the worker loop (inside `serve`, or `remind-worker`)."""
+the configured platforms, and the worker loop (inside `serve`, or `iijmio-bot worker`)."""
 
 from __future__ import annotations
 
@@ -79,7 +79,7 @@ class ReminderRuntime:
         return self.reminders.calendar_file(signed, self._clock.now())
 
     async def wait(self) -> None:
-        """Until the worker stops (remind-worker runs this until a signal)."""
+        """Until the worker stops (`iijmio-bot worker` runs this until a signal)."""
         if self._task is not None:
             await self._task
 
@@ -97,7 +97,7 @@ class ReminderRuntime:
 async def run_worker(
     settings: Settings, clock: Clock, stop: asyncio.Event, interval: float = DEFAULT_INTERVAL
 ) -> None:
-    """`iijmio-bot remind-worker`: send due reminders until stop is set."""
+    """`iijmio-bot worker`: send due reminders until stop is set."""
     store = store_from_url(settings.redis_url, ttl=settings.session_ttl)
     runtime = ReminderRuntime(settings, store, clock)
     try:
@@ -108,8 +108,9 @@ async def run_worker(
         await store.close()
 
 
-def run_worker_process() -> int:
-    """The process around run_worker: settings, logging, SIGINT/SIGTERM."""
+def run_worker_process(interval: float | None = None) -> int:
+    """The process around run_worker: settings, logging, SIGINT/SIGTERM. interval: seconds
+    between rounds (None: DEFAULT_INTERVAL)."""
     from bots.logging_setup import configure_logging
 
     try:
@@ -119,7 +120,7 @@ def run_worker_process() -> int:
         return 2
     if settings.redis_url is None:
         # In memory, a separate process would see none of the reminders serve keeps.
-        print("iijmio-bot: remind-worker needs REDIS_URL (the Redis serve uses)", file=sys.stderr)
+        print("iijmio-bot: worker needs REDIS_URL (the Redis serve uses)", file=sys.stderr)
         return 2
     configure_logging(settings)
 
@@ -128,7 +129,7 @@ def run_worker_process() -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        await run_worker(settings, SystemClock(), stop)
+        await run_worker(settings, SystemClock(), stop, interval or DEFAULT_INTERVAL)
 
     asyncio.run(main())
     return 0
