@@ -42,8 +42,10 @@ LATE = "予定の時刻より遅れてのお知らせです。"
 
 
 def worker_env(stub_url: str, redis_url: str) -> dict[str, str]:
-    # No channel secret: a worker receives no webhooks, it only pushes.
+    # No channel secret: a worker receives no webhooks, it only pushes. The switch is "0"
+    # as deploy/k8s/configmap.yaml ships it for the serve pods: the worker ignores it.
     return {
+        "IIJBOT_REMINDER_WORKER": "0",
         "REDIS_URL": redis_url,
         "LINE_CHANNEL_ACCESS_TOKEN": ACCESS_TOKEN,
         "LINE_API_BASE_URL": stub_url,
