@@ -79,6 +79,12 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="seconds between looks for due reminders (default 20)",
     )
+    worker.add_argument(
+        "--metrics-port",
+        type=_positive,
+        help="serve /metrics on this port (behind IIJBOT_METRICS_TOKEN, like serve's)",
+    )
+    worker.add_argument("--metrics-host", default="127.0.0.1", help="(default: 127.0.0.1)")
     worker.set_defaults(func=_worker)
 
     lint = sub.add_parser("lint", help="validate the dialogue flow and the rules data")
@@ -285,7 +291,8 @@ def _serve(args: argparse.Namespace) -> int:
 def _worker(args: argparse.Namespace) -> int:
     from bots.reminders import run_worker_process
 
-    return run_worker_process(args.interval)
+    metrics = None if args.metrics_port is None else (args.metrics_host, args.metrics_port)
+    return run_worker_process(args.interval, metrics)
 
 
 def _lint(args: argparse.Namespace) -> int:

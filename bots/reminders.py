@@ -108,10 +108,13 @@ async def run_worker(
         await store.close()
 
 
-def run_worker_process(interval: float | None = None) -> int:
+def run_worker_process(
+    interval: float | None = None, metrics: tuple[str, int] | None = None
+) -> int:
     """The process around run_worker: settings, logging, SIGINT/SIGTERM. interval: seconds
-    between rounds (None: DEFAULT_INTERVAL)."""
+    between rounds (None: DEFAULT_INTERVAL); metrics: (host, port) for /metrics."""
     from bots.logging_setup import configure_logging
+    from bots.worker_metrics import MetricsServer
 
     try:
         settings = Settings.from_env()
@@ -123,6 +126,16 @@ def run_worker_process(interval: float | None = None) -> int:
         print("iijmio-bot: worker needs REDIS_URL (the Redis serve uses)", file=sys.stderr)
         return 2
     configure_logging(settings)
+    server = None
+    if metrics is not None and settings.metrics_token is None:
+        log.warning("IIJBOT_METRICS_TOKEN is not set: the worker serves no /metrics")
+    elif metrics is not None and settings.metrics_token is not None:
+        try:
+            server = MetricsServer(*metrics, settings.metrics_token)
+        except (OSError, OverflowError) as exc:  # taken, or no port: one line, no traceback
+            print(f"iijmio-bot: cannot serve metrics on {metrics[1]}: {exc}", file=sys.stderr)
+            return 2
+        server.start()
 
     async def main() -> None:
         stop = asyncio.Event()
@@ -131,5 +144,9 @@ def run_worker_process(interval: float | None = None) -> int:
             loop.add_signal_handler(sig, stop.set)
         await run_worker(settings, SystemClock(), stop, interval or DEFAULT_INTERVAL)
 
-    asyncio.run(main())
+    try:
+        asyncio.run(main())
+    finally:
+        if server is not None:
+            server.stop()
     return 0

@@ -260,10 +260,17 @@ class WorkerProcess:
     STARTED = "reminder worker started"
 
     def __init__(
-        self, env: dict[str, str], workdir: Path, name: str = "worker", interval: float = 0.2
+        self,
+        env: dict[str, str],
+        workdir: Path,
+        name: str = "worker",
+        interval: float = 0.2,
+        *,
+        metrics: bool = False,
     ) -> None:
         self.env = env
         self.interval = interval
+        self.metrics_port = free_port() if metrics else None
         self.log_path = workdir / f"{name}.log"
         self.proc: subprocess.Popen[bytes] | None = None
 
@@ -272,6 +279,8 @@ class WorkerProcess:
         full_env.update(self.env)
         log = self.log_path.open("ab")
         cmd = [sys.executable, "-m", "bots", "worker", "--interval", str(self.interval)]
+        if self.metrics_port is not None:
+            cmd += ["--metrics-port", str(self.metrics_port)]
         self.proc = subprocess.Popen(cmd, cwd=ROOT, env=full_env, stdout=log, stderr=log)
         log.close()
         wait_until(self._started, f"iijmio-bot worker ({self.log_path.name})")
@@ -281,6 +290,10 @@ class WorkerProcess:
         if self.proc.poll() is not None:
             pytest.fail(f"worker exited with {self.proc.returncode}: {self.log_tail()}")
         return self.STARTED in self.log_tail(None)
+
+    @property
+    def metrics_url(self) -> str:
+        return f"http://127.0.0.1:{self.metrics_port}/metrics"
 
     def kill(self) -> None:
         """SIGKILL: no shutdown, nothing finished or released, as when the pod dies."""

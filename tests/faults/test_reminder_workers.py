@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 import redis
+from prometheus_client.parser import text_string_to_metric_families
 
 from bots.reminders import book_for
 from core.clock import JST, FixedClock
@@ -41,6 +42,9 @@ DUE_INDEX = "iijbot:v1:{reminders}:due"
 LATE = "予定の時刻より遅れてのお知らせです。"
 
 
+METRICS_TOKEN = "worker-metrics-token-0123"
+
+
 def worker_env(stub_url: str, redis_url: str) -> dict[str, str]:
     # No channel secret: a worker receives no webhooks, it only pushes. The switch is "0"
     # as deploy/k8s/configmap.yaml ships it for the serve pods: the worker ignores it.
@@ -49,6 +53,7 @@ def worker_env(stub_url: str, redis_url: str) -> dict[str, str]:
         "REDIS_URL": redis_url,
         "LINE_CHANNEL_ACCESS_TOKEN": ACCESS_TOKEN,
         "LINE_API_BASE_URL": stub_url,
+        "IIJBOT_METRICS_TOKEN": METRICS_TOKEN,
         "LOG_LEVEL": "INFO",  # the worker's "started" line is how the test sees it is up
     }
 
@@ -91,7 +96,7 @@ async def test_two_worker_processes_send_each_reminder_exactly_once(
     stub_line: StubLine, redis_url: str, tmp_path: Path
 ) -> None:
     env = worker_env(stub_line.url, redis_url)
-    workers = [WorkerProcess(env, tmp_path, f"worker-{i}") for i in range(2)]
+    workers = [WorkerProcess(env, tmp_path, f"worker-{i}", metrics=True) for i in range(2)]
     await asyncio.gather(*(asyncio.to_thread(w.start) for w in workers))
     keys = users(40)
     now = datetime.now(JST)
@@ -105,6 +110,9 @@ async def test_two_worker_processes_send_each_reminder_exactly_once(
         )
         await wait_for(lambda: len(push_calls(stub_line)) >= 2 * len(keys), "80 pushes")
         await wait_for(lambda: due_left(redis_url) == 0, "the due index to empty")
+        # Each process counts what it sent, on its own /metrics (behind the token).
+        sent = [await sent_by(stub_line, w) for w in workers]
+        refused = await stub_line.http.get(workers[0].metrics_url)
     finally:
         codes = await asyncio.gather(*(asyncio.to_thread(w.stop) for w in workers))
     assert codes == [0, 0], "a worker stops cleanly on SIGTERM"
@@ -117,6 +125,24 @@ async def test_two_worker_processes_send_each_reminder_exactly_once(
     assert by_user == {k.user: 2 for k in keys}
     assert {c.status for c in calls} == {200}
     assert not any(LATE in text_of(c) for c in calls), "a minute or two late is on time"
+    assert sum(sent) == 2 * len(keys)
+    assert refused.status_code == 401
+
+
+async def sent_by(stub: StubLine, worker: WorkerProcess) -> float:
+    """iijbot_reminders_total{platform="line",outcome="sent"} as this worker serves it."""
+    got = await stub.http.get(
+        worker.metrics_url, headers={"Authorization": f"Bearer {METRICS_TOKEN}"}
+    )
+    assert got.status_code == 200
+    for family in text_string_to_metric_families(got.text):
+        for sample in family.samples:
+            if sample.name == "iijbot_reminders_total" and sample.labels == {
+                "platform": "line",
+                "outcome": "sent",
+            }:
+                return sample.value
+    return 0.0
 
 
 async def test_a_worker_killed_and_a_new_one_started_later_sends_the_overdue_one_once(

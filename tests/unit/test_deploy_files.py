@@ -197,22 +197,29 @@ def test_container_grace_periods_cover_the_servers_whole_shutdown() -> None:
     assert pod["terminationGracePeriodSeconds"] >= pause + SHUTDOWN_SECONDS
 
 
-def _runs_the_worker(argv: list[str]) -> None:
+def _runs_the_worker(argv: list[str]) -> Any:
     # The console script (pyproject's [project.scripts]) and a subcommand the CLI maps to
     # the worker, parsed by the CLI's own parser.
     assert argv[0] == "iijmio-bot"
-    assert cli._parser().parse_args(argv[1:]).func is cli._worker
+    args = cli._parser().parse_args(argv[1:])
+    assert args.func is cli._worker
+    return args
 
 
 def test_k8s_worker_runs_iijmio_bot_worker_from_the_same_image_and_settings() -> None:
     serve, worker = k8s("Deployment"), k8s("Deployment", WORKER)
     [serve_box] = serve["spec"]["template"]["spec"]["containers"]
     [box] = worker["spec"]["template"]["spec"]["containers"]
-    _runs_the_worker(box["args"])
+    args = _runs_the_worker(box["args"])
     assert box["image"] == serve_box["image"]
     assert box["envFrom"] == serve_box["envFrom"]
-    # Nothing listens: no port, and no probe that would ask one.
-    assert "ports" not in box
+    # Its one port is its /metrics, where the scrape annotations point.
+    assert {p["name"]: p["containerPort"] for p in box["ports"]} == {"metrics": args.metrics_port}
+    assert args.metrics_host == "0.0.0.0"
+    notes = worker["spec"]["template"]["metadata"]["annotations"]
+    assert notes["prometheus.io/port"] == str(args.metrics_port)
+    assert notes["prometheus.io/path"] == "/metrics"
+    # No probe: no Service routes here, and the sending loop waits out outages by design.
     assert not {"readinessProbe", "livenessProbe", "startupProbe"} & set(box)
     assert box["resources"]["requests"] and box["resources"]["limits"]
     assert worker["spec"]["template"]["spec"]["securityContext"]["runAsNonRoot"] is True
