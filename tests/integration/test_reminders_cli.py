@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import subprocess
 import sys
 from datetime import datetime
@@ -102,3 +103,26 @@ def test_worker_interval_must_be_a_positive_number_of_seconds() -> None:
         assert proc.returncode == 2
         assert "not a positive number of seconds" in proc.stderr
     assert "--interval" in cli("worker", "--help").stdout
+
+
+def test_worker_says_in_one_line_when_its_metrics_port_is_taken(redis_url: str) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        proc = subprocess.run(
+            [sys.executable, "-m", "bots.cli", "worker", "--metrics-port", str(port)],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            env={
+                "PATH": "/usr/bin:/bin",
+                "REDIS_URL": redis_url,
+                "IIJBOT_METRICS_TOKEN": "worker-metrics-token-0123",
+            },
+            timeout=120,
+            check=False,
+        )
+    assert proc.returncode == 2
+    assert proc.stderr.startswith(f"iijmio-bot: cannot serve metrics on {port}:")
+    assert "Traceback" not in proc.stderr
