@@ -67,10 +67,25 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.set_defaults(func=_serve)
 
+    # `remind-worker` was its first name; deployments that still run it keep working.
     worker = sub.add_parser(
-        "remind-worker", help="send due reminders (for deployments that run it apart from serve)"
+        "worker",
+        aliases=["remind-worker"],
+        help="send due reminders (for deployments that run it apart from serve)",
     )
-    worker.set_defaults(func=_remind_worker)
+    worker.add_argument(
+        "--interval",
+        type=_seconds,
+        default=None,
+        help="seconds between looks for due reminders (default 20)",
+    )
+    worker.add_argument(
+        "--metrics-port",
+        type=_positive,
+        help="serve /metrics on this port (behind IIJBOT_METRICS_TOKEN, like serve's)",
+    )
+    worker.add_argument("--metrics-host", default="127.0.0.1", help="(default: 127.0.0.1)")
+    worker.set_defaults(func=_worker)
 
     lint = sub.add_parser("lint", help="validate the dialogue flow and the rules data")
     lint.add_argument("--flow", type=Path, help="flow file (default: the shipped one)")
@@ -96,6 +111,16 @@ def _positive(value: str) -> int:
         n = 0
     if n < 1:
         raise argparse.ArgumentTypeError(f"not a positive whole number: {value!r}")
+    return n
+
+
+def _seconds(value: str) -> float:
+    try:
+        n = float(value)
+    except ValueError:
+        n = 0.0
+    if not 0 < n < float("inf"):
+        raise argparse.ArgumentTypeError(f"not a positive number of seconds: {value!r}")
     return n
 
 
@@ -263,10 +288,11 @@ def _serve(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _remind_worker(args: argparse.Namespace) -> int:
+def _worker(args: argparse.Namespace) -> int:
     from bots.reminders import run_worker_process
 
-    return run_worker_process()
+    metrics = None if args.metrics_port is None else (args.metrics_host, args.metrics_port)
+    return run_worker_process(args.interval, metrics)
 
 
 def _lint(args: argparse.Namespace) -> int:

@@ -1,6 +1,6 @@
 """Composes reminders for a process: the book beside the session store, the platform
 clients (Slack's also schedules reminders in the turn, so it runs whether or not this
-process runs the worker), and the worker loop (inside `serve`, or `remind-worker`)."""
+process runs the worker), and the worker loop (inside `serve`, or `iijmio-bot worker`)."""
 
 from __future__ import annotations
 
@@ -89,7 +89,7 @@ class ReminderRuntime:
         return self.reminders.calendar_file(signed, self._clock.now())
 
     async def wait(self) -> None:
-        """Until the worker stops (remind-worker runs this until a signal)."""
+        """Until the worker stops (`iijmio-bot worker` runs this until a signal)."""
         if self._task is not None:
             await self._task
 
@@ -111,7 +111,7 @@ class ReminderRuntime:
 async def run_worker(
     settings: Settings, clock: Clock, stop: asyncio.Event, interval: float = DEFAULT_INTERVAL
 ) -> None:
-    """`iijmio-bot remind-worker`: send due reminders until stop is set."""
+    """`iijmio-bot worker`: send due reminders until stop is set."""
     store = store_from_url(settings.redis_url, ttl=settings.session_ttl)
     runtime = ReminderRuntime(settings, store, clock)
     try:
@@ -122,9 +122,13 @@ async def run_worker(
         await store.close()
 
 
-def run_worker_process() -> int:
-    """The process around run_worker: settings, logging, SIGINT/SIGTERM."""
+def run_worker_process(
+    interval: float | None = None, metrics: tuple[str, int] | None = None
+) -> int:
+    """The process around run_worker: settings, logging, SIGINT/SIGTERM. interval: seconds
+    between rounds (None: DEFAULT_INTERVAL); metrics: (host, port) for /metrics."""
     from bots.logging_setup import configure_logging
+    from bots.worker_metrics import MetricsServer
 
     try:
         settings = Settings.from_env()
@@ -133,16 +137,30 @@ def run_worker_process() -> int:
         return 2
     if settings.redis_url is None:
         # In memory, a separate process would see none of the reminders serve keeps.
-        print("iijmio-bot: remind-worker needs REDIS_URL (the Redis serve uses)", file=sys.stderr)
+        print("iijmio-bot: worker needs REDIS_URL (the Redis serve uses)", file=sys.stderr)
         return 2
     configure_logging(settings)
+    server = None
+    if metrics is not None and settings.metrics_token is None:
+        log.warning("IIJBOT_METRICS_TOKEN is not set: the worker serves no /metrics")
+    elif metrics is not None and settings.metrics_token is not None:
+        try:
+            server = MetricsServer(*metrics, settings.metrics_token)
+        except (OSError, OverflowError) as exc:  # taken, or no port: one line, no traceback
+            print(f"iijmio-bot: cannot serve metrics on {metrics[1]}: {exc}", file=sys.stderr)
+            return 2
+        server.start()
 
     async def main() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        await run_worker(settings, SystemClock(), stop)
+        await run_worker(settings, SystemClock(), stop, interval or DEFAULT_INTERVAL)
 
-    asyncio.run(main())
+    try:
+        asyncio.run(main())
+    finally:
+        if server is not None:
+            server.stop()
     return 0

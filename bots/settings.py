@@ -153,7 +153,7 @@ class Settings:
     # IIJBOT_DEV=1: the web chat's inspector (never in production: it shows sessions).
     dev: bool = False
     # IIJBOT_REMINDER_MONTHLY_CAP: LINE bills pushes, so reminders stop at this many a month
-    # (None: no cap). IIJBOT_REMINDER_WORKER=0: `serve` leaves sending to `remind-worker`.
+    # (None: no cap). IIJBOT_REMINDER_WORKER=0: `serve` leaves sending to `iijmio-bot worker`.
     reminder_monthly_cap: int | None = None
     reminder_worker: bool = True
     # IIJBOT_PUBLIC_URL: where customers reach this server (https://bot.example.com); with

@@ -1,6 +1,6 @@
 """Sending due reminders: claim, check, send, forget.
 
-Any number of workers (replicas of `serve`, or `iijmio-bot remind-worker`) may run on
+Any number of workers (replicas of `serve`, or `iijmio-bot worker`) may run on
 one Redis: a claim hands each due reminder to one of them (core/remind/book.py). A
 reminder whose deadline has passed is dropped unsent; one sent late (the process was
 down at its time) says so. A failed send is tried again when its lease ends; LINE's

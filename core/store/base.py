@@ -114,8 +114,8 @@ def event_key(key: ConversationKey, event_id: str, prefix: str = "iijbot:v1") ->
 
 
 def reminders_key(key: ConversationKey, prefix: str = "iijbot:v1") -> str:
-    """Reserved for reminders (none are kept yet): erase() deletes it already, so reminders
-    added later are covered by 「データを削除」 from the first day."""
+    """The conversation's reminders (core/remind/book.py), under its hash tag; erase()
+    deletes it, so 「データを削除」 removes them with the session."""
     return f"{prefix}:{{{key.tag}}}:reminders"
 
 

@@ -248,3 +248,76 @@ class BotProcess:
         if not self.log_path.exists():
             return ""
         return self.log_path.read_text(errors="replace")[-3000:]
+
+
+class WorkerProcess:
+    """`iijmio-bot worker` as its own process, with only the variables the test sets.
+
+    It serves no HTTP, so it counts as up once it logs that its loop started (LOG_LEVEL
+    INFO in env); its first round follows at once, then one every `interval` seconds.
+    """
+
+    STARTED = "reminder worker started"
+
+    def __init__(
+        self,
+        env: dict[str, str],
+        workdir: Path,
+        name: str = "worker",
+        interval: float = 0.2,
+        *,
+        metrics: bool = False,
+    ) -> None:
+        self.env = env
+        self.interval = interval
+        self.metrics_port = free_port() if metrics else None
+        self.log_path = workdir / f"{name}.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        full_env = {k: v for k, v in os.environ.items() if k not in ENV_VARS}
+        full_env.update(self.env)
+        log = self.log_path.open("ab")
+        cmd = [sys.executable, "-m", "bots", "worker", "--interval", str(self.interval)]
+        if self.metrics_port is not None:
+            cmd += ["--metrics-port", str(self.metrics_port)]
+        self.proc = subprocess.Popen(cmd, cwd=ROOT, env=full_env, stdout=log, stderr=log)
+        log.close()
+        wait_until(self._started, f"iijmio-bot worker ({self.log_path.name})")
+
+    def _started(self) -> bool:
+        assert self.proc is not None
+        if self.proc.poll() is not None:
+            pytest.fail(f"worker exited with {self.proc.returncode}: {self.log_tail()}")
+        return self.STARTED in self.log_tail(None)
+
+    @property
+    def metrics_url(self) -> str:
+        return f"http://127.0.0.1:{self.metrics_port}/metrics"
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown, nothing finished or released, as when the pod dies."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+        self.proc = None
+
+    def stop(self) -> int:
+        """SIGTERM, as `docker stop` or Kubernetes sends; the exit code."""
+        assert self.proc is not None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=START_BOUND)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+        code = self.proc.returncode
+        self.proc = None
+        return code
+
+    def log_tail(self, size: int | None = 3000) -> str:
+        if not self.log_path.exists():
+            return ""
+        text = self.log_path.read_text(errors="replace")
+        return text if size is None else text[-size:]

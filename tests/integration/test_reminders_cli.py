@@ -1,10 +1,11 @@
 """Reminders in the terminal chat (kept, never delivered: it says so once) and the
-`remind-worker` process pushing to the stub LINE API (issue 10)."""
+`worker` process pushing to the stub LINE API (issue 10)."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import subprocess
 import sys
 from datetime import datetime
@@ -74,3 +75,54 @@ async def test_remind_worker_pushes_a_due_reminder_and_stops_on_signal(redis_url
         assert "今月末での解約" in json.dumps(push.messages, ensure_ascii=False)
     finally:
         await store.close()
+
+
+def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bots.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={"PATH": "/usr/bin:/bin", "PYTHONIOENCODING": "utf-8"},
+        timeout=120,
+        check=False,
+    )
+
+
+def test_worker_and_its_old_name_refuse_to_run_without_redis() -> None:
+    # `remind-worker` is what deployments made before the rename still run.
+    for command in ("worker", "remind-worker"):
+        proc = cli(command)
+        assert proc.returncode == 2
+        assert "worker needs REDIS_URL" in proc.stderr
+
+
+def test_worker_interval_must_be_a_positive_number_of_seconds() -> None:
+    for bad in ("0", "-1", "nan", "soon"):
+        proc = cli("worker", "--interval", bad)
+        assert proc.returncode == 2
+        assert "not a positive number of seconds" in proc.stderr
+    assert "--interval" in cli("worker", "--help").stdout
+
+
+def test_worker_says_in_one_line_when_its_metrics_port_is_taken(redis_url: str) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        proc = subprocess.run(
+            [sys.executable, "-m", "bots.cli", "worker", "--metrics-port", str(port)],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            env={
+                "PATH": "/usr/bin:/bin",
+                "REDIS_URL": redis_url,
+                "IIJBOT_METRICS_TOKEN": "worker-metrics-token-0123",
+            },
+            timeout=120,
+            check=False,
+        )
+    assert proc.returncode == 2
+    assert proc.stderr.startswith(f"iijmio-bot: cannot serve metrics on {port}:")
+    assert "Traceback" not in proc.stderr

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
+from bots import cli
 from bots.server import SHUTDOWN_SECONDS, create_app
 from bots.settings import (
     ENV_VARS,
@@ -34,9 +35,12 @@ def k8s_docs() -> list[dict[str, Any]]:
     return docs
 
 
-def k8s(kind: str) -> dict[str, Any]:
-    [doc] = [d for d in k8s_docs() if d["kind"] == kind]
+def k8s(kind: str, name: str = "iijmio-bot") -> dict[str, Any]:
+    [doc] = [d for d in k8s_docs() if d["kind"] == kind and d["metadata"]["name"] == name]
     return doc
+
+
+WORKER = "iijmio-bot-worker"  # worker.yaml: `iijmio-bot worker` apart from the webhook pods
 
 
 def env_example() -> list[tuple[str, str, list[str]]]:
@@ -191,3 +195,65 @@ def test_container_grace_periods_cover_the_servers_whole_shutdown() -> None:
     pre_stop = container.get("lifecycle", {}).get("preStop", {}).get("exec", {}).get("command", [])
     pause = int(pre_stop[1]) if pre_stop[:1] == ["sleep"] else 0
     assert pod["terminationGracePeriodSeconds"] >= pause + SHUTDOWN_SECONDS
+
+
+def _runs_the_worker(argv: list[str]) -> Any:
+    # The console script (pyproject's [project.scripts]) and a subcommand the CLI maps to
+    # the worker, parsed by the CLI's own parser.
+    assert argv[0] == "iijmio-bot"
+    args = cli._parser().parse_args(argv[1:])
+    assert args.func is cli._worker
+    return args
+
+
+def test_k8s_worker_runs_iijmio_bot_worker_from_the_same_image_and_settings() -> None:
+    serve, worker = k8s("Deployment"), k8s("Deployment", WORKER)
+    [serve_box] = serve["spec"]["template"]["spec"]["containers"]
+    [box] = worker["spec"]["template"]["spec"]["containers"]
+    args = _runs_the_worker(box["args"])
+    assert box["image"] == serve_box["image"]
+    assert box["envFrom"] == serve_box["envFrom"]
+    # Its one port is its /metrics, where the scrape annotations point.
+    assert {p["name"]: p["containerPort"] for p in box["ports"]} == {"metrics": args.metrics_port}
+    assert args.metrics_host == "0.0.0.0"
+    notes = worker["spec"]["template"]["metadata"]["annotations"]
+    assert notes["prometheus.io/port"] == str(args.metrics_port)
+    assert notes["prometheus.io/path"] == "/metrics"
+    # No probe: no Service routes here, and the sending loop waits out outages by design.
+    assert not {"readinessProbe", "livenessProbe", "startupProbe"} & set(box)
+    assert box["resources"]["requests"] and box["resources"]["limits"]
+    assert worker["spec"]["template"]["spec"]["securityContext"]["runAsNonRoot"] is True
+    assert box["securityContext"]["readOnlyRootFilesystem"] is True
+    # With the worker deployed, the serve pods leave sending to it (the worker reads the
+    # same ConfigMap and ignores the switch).
+    assert Settings.from_env(k8s("ConfigMap")["data"]).reminder_worker is False
+
+
+def test_k8s_worker_pods_are_never_taken_for_webhook_pods() -> None:
+    worker = k8s("Deployment", WORKER)
+    labels = worker["spec"]["template"]["metadata"]["labels"]
+    assert worker["spec"]["selector"]["matchLabels"].items() <= labels.items()
+    serve_labels = k8s("Deployment")["spec"]["template"]["metadata"]["labels"]
+    selectors = [
+        k8s("Service")["spec"]["selector"],
+        k8s("PodDisruptionBudget")["spec"]["selector"]["matchLabels"],
+        k8s("Deployment")["spec"]["selector"]["matchLabels"],
+    ]
+    for selector in selectors:
+        assert not selector.items() <= labels.items(), f"{selector} selects the worker pods"
+    assert not worker["spec"]["selector"]["matchLabels"].items() <= serve_labels.items()
+    assert k8s("HorizontalPodAutoscaler")["spec"]["scaleTargetRef"]["name"] != WORKER
+
+
+def test_compose_worker_profile_runs_iijmio_bot_worker_on_the_bots_redis() -> None:
+    services = yaml.safe_load((DEPLOY / "compose.yaml").read_text())["services"]
+    bot, worker = services["bot"], services["worker"]
+    _runs_the_worker(worker["command"])
+    assert worker["profiles"] == ["worker"]  # off unless asked for
+    assert worker["image"] == bot["image"]
+    assert worker["env_file"] == bot["env_file"]
+    assert worker["environment"]["REDIS_URL"] == bot["environment"]["REDIS_URL"]
+    assert set(worker["environment"]) <= set(ENV_VARS)
+    assert worker["depends_on"]["redis"]["condition"] == "service_healthy"
+    # The image's HEALTHCHECK asks serve's HTTP port, which the worker does not open.
+    assert worker["healthcheck"] == {"disable": True}

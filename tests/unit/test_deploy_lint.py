@@ -44,8 +44,8 @@ def all_docs() -> list[dict[str, Any]]:
     return [d for path in MANIFESTS for d in docs(path)]
 
 
-def one(kind: str) -> dict[str, Any]:
-    [doc] = [d for d in all_docs() if d["kind"] == kind]
+def one(kind: str, name: str = "iijmio-bot") -> dict[str, Any]:
+    [doc] = [d for d in all_docs() if d["kind"] == kind and d["metadata"]["name"] == name]
     return doc
 
 
