@@ -249,6 +249,10 @@ class TurnRunner:
             first = await self._store.load(inbound.key, inbound.event_id or None)
             aside = None if first.duplicate else await self._aside(inbound, first.session)
             if aside is not None:
+                if inbound.event_id:
+                    # No commit records the event id here: remembered apart, so a
+                    # redelivered tap is acknowledged, not answered a second time.
+                    await self._store.remember(inbound.key, inbound.event_id)
                 TURNS.labels(platform, "ok").inc()
                 where = aside.reply.node or "remind"
                 self._log(inbound, "ok", where, None, first.version, started, 1)

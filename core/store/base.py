@@ -86,6 +86,13 @@ class SessionStore(Protocol):
         it was dropped (counted), never raises for an unavailable store."""
         ...
 
+    async def remember(self, key: ConversationKey, event_id: str) -> None:
+        """Remember an event id as handled outside a turn (a reminder input answers
+        without a commit): a redelivery of it then loads as duplicate. Best effort: a
+        store that cannot be reached leaves it unremembered, never raises (a repeated
+        reminder input is harmless, a lost answer is not)."""
+        ...
+
     async def erase(self, key: ConversationKey, conv: str | None) -> None:
         """Forget a conversation: its session, expiry marker, reminders and, when conv (its
         conversation_hash) is given, every event recorded for it. Raises StoreUnavailable."""

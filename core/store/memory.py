@@ -138,6 +138,10 @@ class MemorySessionStore:
             self._append(event)
         return True
 
+    async def remember(self, key: ConversationKey, event_id: str) -> None:
+        async with self._lock:
+            self._set(event_key(key, event_id), "1", EVENT_TTL, self._clock())
+
     async def erase(self, key: ConversationKey, conv: str | None) -> None:
         async with self._lock:
             for k in (session_key(key), marker_key(key), reminders_key(key)):

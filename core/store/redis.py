@@ -7,6 +7,7 @@ Sentinel and on Redis Cluster.
 
 from __future__ import annotations
 
+import logging
 import re
 import secrets
 from dataclasses import replace
@@ -40,6 +41,8 @@ from core.store.base import (
     reminders_key,
     session_key,
 )
+
+log = logging.getLogger("iijbot.store")
 
 AnyRedis: TypeAlias = "aioredis.Redis | RedisCluster"
 
@@ -319,6 +322,14 @@ class RedisSessionStore:
             return False
         EVENTS_RECORDED.labels(event.platform).inc()
         return True
+
+    async def remember(self, key: ConversationKey, event_id: str) -> None:
+        try:
+            await self._client.set(event_key(key, event_id, self._prefix), "1", ex=EVENT_TTL)
+        except Exception as exc:
+            if not _store_trouble(exc):
+                raise
+            log.warning("event id not remembered: store unavailable (%s)", type(exc).__name__)
 
     async def erase(self, key: ConversationKey, conv: str | None) -> None:
         try:

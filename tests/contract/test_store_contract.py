@@ -172,6 +172,17 @@ async def test_event_ids_are_remembered_for_event_ttl_then_forgotten(backend: Ba
     assert await store.commit(KEY, menu_session(), 1, "evt-1") == CommitStatus.OK
 
 
+async def test_an_event_remembered_outside_a_turn_loads_as_duplicate(backend: Backend) -> None:
+    # A reminder button answers without a commit; its redelivery must still be known.
+    store = backend.make(60)
+    await store.commit(KEY, menu_session(), 0, "e0")
+    await store.remember(KEY, "tap-1")
+    again = await store.load(KEY, "tap-1")
+    assert again.duplicate and again.version == 1  # the session is untouched
+    assert not (await store.load(OTHER, "tap-1")).duplicate
+    assert await store.commit(KEY, menu_session(), 1, "tap-1") is CommitStatus.DUPLICATE
+
+
 async def test_forgetting_deletes_the_session_without_an_expiry_notice(backend: Backend) -> None:
     store = backend.make(60)
     await store.commit(KEY, menu_session(), 0, "e1")

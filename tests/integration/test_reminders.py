@@ -271,3 +271,18 @@ async def test_the_reminders_topic_button_works_wherever_the_conversation_is(
         Inbound(KEY, InboundKind.CHOICE, choice_value="topic:withdraw", choice_node="")
     )
     assert out.reply is not None and out.reply.node == "withdraw"
+
+
+async def test_a_redelivered_reminder_tap_is_not_answered_twice(store: RedisSessionStore) -> None:
+    # LINE and Slack redeliver an event they think was lost; the reminder inputs commit no
+    # session, so their event id is remembered apart.
+    runner = TurnRunner(store, default_dialogue(), FixedClock(NOW), reminders=reminders(store))
+    await schedule_initial(runner)
+    listing = Inbound(KEY, InboundKind.TEXT, text="リマインド一覧", event_id="ev-list-1")
+    first = await runner.run(listing)
+    assert first.reply is not None and not first.duplicate
+    again = await runner.run(listing)
+    assert again.duplicate and again.reply is None
+    # A new event of the same text is answered as usual.
+    other = await runner.run(Inbound(KEY, InboundKind.TEXT, text="リマインド一覧", event_id="ev-2"))
+    assert other.reply is not None and not other.duplicate
