@@ -42,8 +42,8 @@ EVENTS_DROPPED = Counter(
 )
 REMINDERS = Counter(
     "iijbot_reminders_total",
-    "Reminders by platform and outcome: sent by our worker (sent, past, capped, failed, "
-    "undeliverable), or kept by the platform (scheduled, fallback = refused, so our worker "
+    "Reminders by platform and outcome: sent by our worker (sent, past, quiet, capped, "
+    "failed, undeliverable), or kept by the platform (scheduled, fallback = refused, so our worker "
     "sends it; cancelled, cancel_failed); platform=line,outcome=sent counts the billed "
     "LINE pushes",
     ["platform", "outcome"],

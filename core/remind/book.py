@@ -112,6 +112,10 @@ class ReminderBook(Protocol):
 
     async def done(self, key: ConversationKey, reminder_id: str) -> None: ...
 
+    async def postpone(self, key: ConversationKey, reminder_id: str, at: datetime) -> None:
+        """A claimed reminder comes due again at `at` (not sent now: the quiet hours)."""
+        ...
+
     async def pushes(self, month: str) -> int: ...
 
     async def count_push(self, month: str) -> None: ...
@@ -172,6 +176,10 @@ class MemoryReminderBook:
 
     async def done(self, key: ConversationKey, reminder_id: str) -> None:
         await self.remove(key, [reminder_id])
+
+    async def postpone(self, key: ConversationKey, reminder_id: str, at: datetime) -> None:
+        if (key, reminder_id) in self._due:
+            self._due[(key, reminder_id)] = at
 
     async def pushes(self, month: str) -> int:
         return self._pushes.get(month, 0)
@@ -293,6 +301,11 @@ class RedisReminderBook:
     async def done(self, key: ConversationKey, reminder_id: str) -> None:
         with _guard():
             await self.remove(key, [reminder_id])
+
+    async def postpone(self, key: ConversationKey, reminder_id: str, at: datetime) -> None:
+        with _guard():
+            # XX: a reminder cancelled meanwhile stays gone.
+            await self._client.zadd(self._due_key, {_member(key, reminder_id): _ms(at)}, xx=True)
 
     def _pushes_key(self, month: str) -> str:
         return f"{self._prefix}:{{reminders}}:pushes:{month}"

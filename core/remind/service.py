@@ -133,6 +133,10 @@ class Reminders:
     def book(self) -> ReminderBook:
         return self._book
 
+    @property
+    def schedule(self) -> Schedule:
+        return self._schedule
+
     async def handle(
         self,
         inbound: Inbound,

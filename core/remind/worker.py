@@ -19,6 +19,7 @@ from core.clock import Clock, to_jst
 from core.inbound import ConversationKey
 from core.metrics import REMINDERS
 from core.remind.book import DEFAULT_LEASE, Claimed
+from core.remind.plan import out_of_quiet_hours
 from core.remind.service import Reminders
 from core.reply import Reply
 from core.store.base import StoreUnavailable
@@ -70,6 +71,16 @@ class ReminderWorker:
         if reminder.deadline <= now:
             await self._book.done(key, rid)
             REMINDERS.labels(key.platform, "past").inc()
+            return 0
+        # Only a late reminder (no worker ran at its time) can come due in the quiet hours:
+        # it waits for their end, or is dropped if the deadline comes first.
+        allowed = out_of_quiet_hours(now, self._reminders.schedule)
+        if allowed > now:
+            if allowed >= reminder.deadline:
+                await self._book.done(key, rid)
+                REMINDERS.labels(key.platform, "quiet").inc()
+                return 0
+            await self._book.postpone(key, rid, allowed)
             return 0
         deliver = self._deliver.get(key.platform)
         if deliver is None:

@@ -166,6 +166,20 @@ async def test_done_forgets_the_reminder_for_good(backend: Backend) -> None:
     assert [c.reminder for c in await book.claim(later)] == [ON_THE_DAY]
 
 
+async def test_a_postponed_reminder_comes_due_at_its_new_time_only(backend: Backend) -> None:
+    book = backend.open()
+    await book.add(KEY, [DAY_BEFORE], NOW)
+    [claimed] = await book.claim(DAY_BEFORE.due)
+    later = DAY_BEFORE.due + timedelta(hours=3)
+    await book.postpone(KEY, claimed.reminder.id, later)
+    assert await book.claim(later - timedelta(seconds=1)) == []
+    assert [c.reminder for c in await book.claim(later)] == [DAY_BEFORE]
+    # Postponing one cancelled meanwhile does not bring it back.
+    await book.remove(KEY, [DAY_BEFORE.id])
+    await book.postpone(KEY, DAY_BEFORE.id, later)
+    assert await book.claim(later + DEFAULT_LEASE * 2) == []
+
+
 async def test_pushes_are_counted_per_month(backend: Backend) -> None:
     book, other = backend.open(), backend.open()
     assert await book.pushes("2026-11") == 0

@@ -286,3 +286,37 @@ async def test_a_redelivered_reminder_tap_is_not_answered_twice(store: RedisSess
     # A new event of the same text is answered as usual.
     other = await runner.run(Inbound(KEY, InboundKind.TEXT, text="リマインド一覧", event_id="ev-2"))
     assert other.reply is not None and not other.duplicate
+
+
+async def test_a_late_reminder_found_in_the_quiet_hours_waits_for_eight(
+    store: RedisSessionStore,
+) -> None:
+    # Planned for 11/26 9:00 (deadline 11/27 23:59); no worker ran until 22:30 that night.
+    book = RedisReminderBook(store.client)
+    due = datetime(2026, 11, 26, 9, 0, tzinfo=JST)
+    deadline = end_of_day(date(2026, 11, 27))
+    await book.add(ConversationKey("line", "-", "U0"), [Reminder("initial", deadline, due)], due)
+    clock = MovingClock(datetime(2026, 11, 26, 22, 30, tzinfo=JST))
+    outbox = Outbox()
+    worker = ReminderWorker(reminders(store), clock, {"line": outbox})
+    assert await worker.run_once() == 0
+    clock.at = datetime(2026, 11, 27, 7, 59, tzinfo=JST)  # past the lease, still quiet
+    assert await worker.run_once() == 0 and outbox.sent == []
+    clock.at = datetime(2026, 11, 27, 8, 0, tzinfo=JST)
+    assert await worker.run_once() == 1
+    ((_, _, reply),) = outbox.sent
+    assert reply.texts == ("予定の時刻より遅れてのお知らせです。",)
+
+
+async def test_a_late_reminder_with_only_quiet_hours_left_is_dropped(
+    store: RedisSessionStore,
+) -> None:
+    # Deadline 11/27 23:59, planned 9:00 that day, first worker at 21:30: sending then would
+    # break the quiet hours and 8:00 comes after the deadline, so it is not sent at all.
+    book = RedisReminderBook(store.client)
+    await seed(book, 1, datetime(2026, 11, 27, 9, 0, tzinfo=JST))
+    outbox = Outbox()
+    clock = MovingClock(datetime(2026, 11, 27, 21, 30, tzinfo=JST))
+    assert await ReminderWorker(reminders(store), clock, {"line": outbox}).run_once() == 0
+    assert outbox.sent == []
+    assert await book.listed(ConversationKey("line", "-", "U0")) == []
