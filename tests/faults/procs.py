@@ -76,6 +76,14 @@ def wait_until(check: object, what: str, bound: float = START_BOUND) -> None:
         time.sleep(0.05)
 
 
+def _killed(proc: subprocess.Popen[bytes] | None) -> None:
+    """SIGKILL a process still running and reap it; what a killed process slot holds."""
+    if proc is not None and proc.poll() is None:
+        proc.kill()
+        proc.wait(timeout=10)
+    return None
+
+
 class RedisServer:
     """A redis-server of our own. With aof=True every write is fsynced before Redis
     answers it, so a killed server restarts with every commit it acknowledged."""
@@ -134,10 +142,7 @@ class RedisServer:
 
     def kill(self) -> None:
         """SIGKILL: no shutdown, no final write, as when the host or the pod dies."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
-        self.proc = None
+        self.proc = _killed(self.proc)
 
     def log_tail(self) -> str:
         path = self.dir / "redis.log"
@@ -297,10 +302,7 @@ class WorkerProcess:
 
     def kill(self) -> None:
         """SIGKILL: no shutdown, nothing finished or released, as when the pod dies."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
-        self.proc = None
+        self.proc = _killed(self.proc)
 
     def stop(self) -> int:
         """SIGTERM, as `docker stop` or Kubernetes sends; the exit code."""

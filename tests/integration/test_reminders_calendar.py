@@ -26,20 +26,23 @@ PUBLIC = "https://bot.example.com"
 NOW = datetime(2026, 11, 20, 10, 0, tzinfo=JST)
 
 
-async def test_the_confirmation_links_a_calendar_file() -> None:
-    links = CalendarLinks(PUBLIC, SECRET.encode())
+async def remind_with_calendar(key: ConversationKey) -> tuple[str, ...]:
+    """The confirmation of 「リマインドする」 for 初期契約解除 on a bot with calendar links."""
     runner = TurnRunner(
         MemorySessionStore(),
         default_dialogue(),
         FixedClock(NOW),
-        reminders=Reminders(MemoryReminderBook(), calendar=links),
+        reminders=Reminders(MemoryReminderBook(), calendar=CalendarLinks(PUBLIC, SECRET.encode())),
     )
-    key = ConversationKey("line", "-", "Ucal")
     out = await runner.run(
         Inbound(key, InboundKind.CHOICE, choice_value="remind:initial:2026-11-27T23:59")
     )
     assert out.reply is not None
-    link = out.reply.texts[-1]
+    return out.reply.texts
+
+
+async def test_the_confirmation_links_a_calendar_file() -> None:
+    link = (await remind_with_calendar(ConversationKey("line", "-", "Ucal")))[-1]
     assert link.startswith(f"カレンダーに追加: {PUBLIC}/calendar/") and "Ucal" not in link
 
 
@@ -65,19 +68,7 @@ async def test_the_server_serves_a_signed_link_and_refuses_others(redis_url: str
 async def test_where_the_bot_cannot_send_the_confirmation_points_to_the_calendar() -> None:
     # The web page (like the terminal chat) has no way to reach the customer later: the
     # calendar file is their reminder, and the confirmation says so instead of promising.
-    links = CalendarLinks(PUBLIC, SECRET.encode())
-    runner = TurnRunner(
-        MemorySessionStore(),
-        default_dialogue(),
-        FixedClock(NOW),
-        reminders=Reminders(MemoryReminderBook(), calendar=links),
-    )
-    key = ConversationKey("web", "site", "s1")
-    out = await runner.run(
-        Inbound(key, InboundKind.CHOICE, choice_value="remind:initial:2026-11-27T23:59")
-    )
-    assert out.reply is not None
-    confirm, cannot, link = out.reply.texts
+    confirm, cannot, link = await remind_with_calendar(ConversationKey("web", "site", "s1"))
     assert "お知らせします" in confirm
     assert "送れません" in cannot and "カレンダー" in cannot
     assert link.startswith(f"カレンダーに追加: {PUBLIC}/calendar/")

@@ -24,15 +24,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def chat(*lines: str) -> list[dict[str, object]]:
-    proc = subprocess.run(
-        [sys.executable, "-m", "bots.cli", "chat", "--json", "--now", "2026-11-20T10:00"],
-        input="".join(f"{x}\n" for x in lines),
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env={"PATH": "/usr/bin:/bin", "PYTHONIOENCODING": "utf-8"},
-        timeout=120,
-        check=False,
+    proc = cli(
+        "chat", "--json", "--now", "2026-11-20T10:00", stdin="".join(f"{x}\n" for x in lines)
     )
     assert proc.returncode == 0, proc.stderr
     return [json.loads(x) for x in proc.stdout.splitlines()]
@@ -77,9 +70,10 @@ async def test_remind_worker_pushes_a_due_reminder_and_stops_on_signal(redis_url
         await store.close()
 
 
-def cli(*args: str) -> subprocess.CompletedProcess[str]:
+def cli(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "bots.cli", *args],
+        input=stdin,
         capture_output=True,
         text=True,
         cwd=ROOT,
