@@ -179,7 +179,7 @@ def _store_trouble(exc: BaseException) -> bool:
     RuntimeError ("... the handler is closed") where asyncio's own loop raises OSError; and
     a cluster connection reset by a concurrent command is left without a writer
     (AttributeError on None.writelines)."""
-    if isinstance(exc, _UNAVAILABLE) or isinstance(exc, rexc.OutOfMemoryError):
+    if isinstance(exc, (*_UNAVAILABLE, rexc.OutOfMemoryError)):
         return True
     if isinstance(exc, rexc.ResponseError):
         return str(exc).startswith(_REFUSING)
