@@ -6,7 +6,8 @@ from prometheus_client import Counter, Histogram
 
 TURNS = Counter(
     "iijbot_turns_total",
-    "Turns processed, by platform and outcome (ok, duplicate, conflict_exhausted, store_error)",
+    "Turns processed, by platform and outcome (ok, duplicate, conflict_exhausted, store_error; "
+    "error = failed on a bug, the customer got an apology)",
     ["platform", "outcome"],
 )
 TURN_SECONDS = Histogram(

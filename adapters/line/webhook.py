@@ -31,7 +31,7 @@ from adapters.line.render import Message, render_choice_page, render_notice, ren
 from adapters.line.replay import too_old
 from adapters.line.send import ApiLimits, LineClient, LineSender
 from adapters.line.texts import say
-from core.metrics import WEBHOOK_REQUESTS
+from core.metrics import TURNS, WEBHOOK_REQUESTS
 from core.reply import Choice
 from core.turn import StoreUnavailable, TurnConflict, TurnRunner
 
@@ -138,10 +138,13 @@ class LineBot:
                     redeliver = True  # the other events of the batch still run
                     continue
                 except Exception:
-                    # A bug must not take the other events of this batch down, nor show the
-                    # user a trace; the log keeps it (without the message text).
+                    # A bug must not take the other events of this batch down, nor leave the
+                    # user in silence: a short apology on the event's reply token. Never a
+                    # 500 for redelivery: the same event would meet the same bug. The log
+                    # keeps the exception (the event id, never the message text).
                     log.exception("line: event %s failed", event.event_id)
-                    continue
+                    TURNS.labels(PLATFORM, "error").inc()
+                    messages = render_notice(say("failed"))
                 if messages and event.reply_token:
                     outbox.append(Outgoing(event, messages))
         finally:

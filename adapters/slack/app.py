@@ -35,7 +35,7 @@ from adapters.slack.render import SlackMessage, fallback_text, render_notice, re
 from adapters.slack.send import API_TIMEOUT, Destination, Method, SlackSender
 from adapters.slack.texts import say
 from core.inbound import Inbound
-from core.metrics import WEBHOOK_REQUESTS
+from core.metrics import TURNS, WEBHOOK_REQUESTS
 from core.reply import Reply
 from core.turn import StoreUnavailable, TurnConflict, TurnRunner
 
@@ -288,6 +288,9 @@ class SlackBot:
         assert self._sender is not None
         try:
             outcome = await self._runner.run(inbound)
+            if outcome.reply is None:  # a redelivery: already answered
+                return
+            message = self._render(outcome.reply)
         except StoreUnavailable:
             log.warning("slack turn not answered: session store unavailable")
             await self._sender.deliver(dest.for_notice(), render_notice(say("store_unavailable")))
@@ -296,11 +299,13 @@ class SlackBot:
             await self._sender.deliver(dest.for_notice(), render_notice(say("busy")))
             return
         except Exception:
+            # A bug: the log keeps the exception (never the message text), and the user gets
+            # a short apology instead of silence.
             log.exception("slack turn failed")
+            TURNS.labels("slack", "error").inc()
+            await self._sender.deliver(dest.for_notice(), render_notice(say("failed")))
             return
-        if outcome.reply is None:  # a redelivery: already answered
-            return
-        await self._sender.deliver(dest, self._render(outcome.reply))
+        await self._sender.deliver(dest, message)
 
     async def _desk_action(self, body: dict[str, Any], action: dict[str, Any]) -> None:
         """「対応します」 / 「ボットに戻す」 on a handoff card: the card says who did it."""

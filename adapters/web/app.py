@@ -29,6 +29,7 @@ from adapters.web.session import COOKIE, SessionCookies
 from adapters.web.texts import say
 from core.clock import JST
 from core.inbound import ConversationKey, Inbound, InboundKind
+from core.metrics import TURNS
 from core.reply import Reply
 from core.turn import StoreUnavailable, TurnConflict, TurnRunner
 
@@ -176,6 +177,12 @@ class WebChat:
             return _error(503, "store_unavailable", say("store_unavailable"))
         except TurnConflict:
             return _error(409, "busy", say("busy"))
+        except Exception:
+            # A bug: the page shows a short apology (its JSON, not Starlette's bare 500);
+            # the log keeps the exception, never the message text.
+            log.exception("web turn failed")
+            TURNS.labels(PLATFORM, "error").inc()
+            return _error(500, "failed", say("failed"))
         if fresh:
             response.set_cookie(
                 COOKIE,

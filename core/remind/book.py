@@ -24,7 +24,7 @@ from typing import Any, Protocol
 from core.clock import to_jst
 from core.inbound import ConversationKey
 from core.store.base import reminders_key
-from core.store.redis import _UNAVAILABLE, _unavailable
+from core.store.redis import _store_trouble, _unavailable
 
 DEFAULT_LEASE = timedelta(minutes=5)
 KEEP_AFTER_DEADLINE = timedelta(days=1)
@@ -205,10 +205,13 @@ def _text(value: object) -> str:
 
 @contextlib.contextmanager
 def _guard() -> Iterator[None]:
-    """A Redis that is not there reads as StoreUnavailable, as for the session store."""
+    """A Redis that is not there (or full) reads as StoreUnavailable, as for the session
+    store."""
     try:
         yield
-    except _UNAVAILABLE as exc:
+    except Exception as exc:
+        if not _store_trouble(exc):
+            raise
         raise _unavailable(exc) from None
 
 

@@ -12,7 +12,7 @@ import time
 
 from core.inbound import ConversationKey
 from core.store.base import SessionStore
-from core.store.redis import _UNAVAILABLE, AnyRedis, RedisSessionStore, _unavailable
+from core.store.redis import AnyRedis, RedisSessionStore, _store_trouble, _unavailable
 
 
 def index_key(ref: str, prefix: str = "iijbot:v1") -> str:
@@ -52,13 +52,17 @@ class RedisHandoffIndex:
         try:
             entry = _entry(key, thread)
             await self._client.set(index_key(ref, self._prefix), entry, ex=max(ttl, 1))
-        except _UNAVAILABLE as exc:
+        except Exception as exc:
+            if not _store_trouble(exc):
+                raise
             raise _unavailable(exc) from None
 
     async def _get(self, ref: str) -> tuple[ConversationKey | None, str]:
         try:
             return _parts(await self._client.get(index_key(ref, self._prefix)))
-        except _UNAVAILABLE as exc:
+        except Exception as exc:
+            if not _store_trouble(exc):
+                raise
             raise _unavailable(exc) from None
 
     async def lookup(self, ref: str) -> ConversationKey | None:
@@ -70,7 +74,9 @@ class RedisHandoffIndex:
     async def forget(self, ref: str) -> None:
         try:
             await self._client.delete(index_key(ref, self._prefix))
-        except _UNAVAILABLE as exc:
+        except Exception as exc:
+            if not _store_trouble(exc):
+                raise
             raise _unavailable(exc) from None
 
 

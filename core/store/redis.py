@@ -66,8 +66,12 @@ def client_options() -> dict[str, Any]:
 
 
 # KEYS: session, marker[, event]. Returns {session json or false, marker exists, event exists}.
+# A session key holding another type (not written by us) reads as no session, as an
+# undecodable value does (base.decode_session): the conversation starts afresh and its
+# commit overwrites the key, instead of every message of that user failing for good.
 _LOAD = """
-local s = redis.call('GET', KEYS[1])
+local s = redis.pcall('GET', KEYS[1])
+if type(s) == 'table' then s = false end
 local m = redis.call('EXISTS', KEYS[2])
 local e = 0
 if KEYS[3] then e = redis.call('EXISTS', KEYS[3]) end
@@ -82,7 +86,7 @@ return {s, m, e}
 # was lost on the wire, the script recognises its own write and answers ok instead of
 # duplicate. Python has already written version = expected + 1 into the JSON; only the
 # stored version is decoded here. An undecodable stored value counts as version 0 (see
-# base.decode_session).
+# base.decode_session), and so does a key of another type (WRONGTYPE), which SET replaces.
 # The event goes in the same round trip; an append that fails (the stream under memory
 # pressure) is answered 'ok:dropped' and the session is committed all the same. The entry
 # id carries the turn's own time (ms-*), unless the stream already holds a later one (a
@@ -90,15 +94,15 @@ return {s, m, e}
 # Redis' own clock: one chat run with `--now 2030-01-01` must not trim away every real event.
 _COMMIT = """
 if ARGV[7] == '1' then
-  local seen = redis.call('GET', KEYS[3])
+  local seen = redis.pcall('GET', KEYS[3])
   if seen then
     if seen == ARGV[6] then return 'ok' end
     return 'duplicate'
   end
 end
-local cur = redis.call('GET', KEYS[1])
+local cur = redis.pcall('GET', KEYS[1])
 local v = 0
-if cur then
+if type(cur) == 'string' then
   local ok, doc = pcall(cjson.decode, cur)
   if ok and type(doc) == 'table' then v = tonumber(doc['version']) or 0 end
 end
@@ -161,15 +165,24 @@ _UNAVAILABLE: tuple[type[BaseException], ...] = (
 # An event append outside a turn may also meet a full Redis (OOM is a ResponseError).
 _RECORD_FAILURES: tuple[type[BaseException], ...] = (*_UNAVAILABLE, rexc.ResponseError)
 
+# A server that is there but refuses writes until an operator acts: full under noeviction
+# (OOM, which redis-py raises as OutOfMemoryError, also from inside our scripts), or unable
+# to persist with stop-writes-on-bgsave-error (MISCONF, a plain ResponseError). For the
+# customer it is an outage like any other, and the bot recovers once memory is freed.
+_REFUSING = ("OOM ", "MISCONF ")
 
-def _store_trouble(exc: Exception) -> bool:
-    """Whether exc means the store is not there right now. Two more ways redis-py reports
-    a connection torn down under it, both seen when a Cluster master dies mid-traffic:
-    under uvloop, writing to a closed connection raises RuntimeError ("... the handler is
-    closed") where asyncio's own loop raises OSError; and a cluster connection reset by a
-    concurrent command is left without a writer (AttributeError on None.writelines)."""
-    if isinstance(exc, _UNAVAILABLE):
+
+def _store_trouble(exc: BaseException) -> bool:
+    """Whether exc means the store is not there right now (or refuses writes for now). Two
+    more ways redis-py reports a connection torn down under it, both seen when a Cluster
+    master dies mid-traffic: under uvloop, writing to a closed connection raises
+    RuntimeError ("... the handler is closed") where asyncio's own loop raises OSError; and
+    a cluster connection reset by a concurrent command is left without a writer
+    (AttributeError on None.writelines)."""
+    if isinstance(exc, (*_UNAVAILABLE, rexc.OutOfMemoryError)):
         return True
+    if isinstance(exc, rexc.ResponseError):
+        return str(exc).startswith(_REFUSING)
     if isinstance(exc, RuntimeError):
         return "handler is closed" in str(exc)
     return isinstance(exc, AttributeError) and "'NoneType'" in str(exc)

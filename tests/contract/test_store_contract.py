@@ -266,6 +266,25 @@ async def test_prefix_is_configurable(redis_url: str, aredis: aioredis.Redis) ->
         await store.close()
 
 
+async def test_a_session_key_of_another_type_reads_as_no_session_and_is_replaced(
+    redis_url: str, aredis: aioredis.Redis
+) -> None:
+    """Something else wrote a hash where our session lives: that user must not fail on every
+    message until someone deletes the key. It reads like an unreadable session (a fresh
+    start), and the next commit overwrites it with a session."""
+    store = RedisSessionStore(redis_url, ttl=60)
+    try:
+        await aredis.hset(session_key(KEY), mapping={"node": "menu"})
+        first = await store.load(KEY, "Ev1")
+        assert first.session is None and first.version == 0 and not first.duplicate
+        assert await store.commit(KEY, menu_session(), first.version, "Ev1") is CommitStatus.OK
+        again = await store.load(KEY)
+        assert again.session is not None and again.version == 1
+        assert await aredis.type(session_key(KEY)) in (b"string", "string")
+    finally:
+        await store.close()
+
+
 def test_keys_of_one_conversation_share_a_cluster_slot() -> None:
     slots = {
         key_slot(k.encode())

@@ -552,8 +552,11 @@ class Env:
 
 
 @contextlib.asynccontextmanager
-async def running_bot(redis_url: str, now: datetime, **bot_kw: Any) -> AsyncIterator[Env]:
-    """The real pieces: Redis store, shipped dialogue, fixed clock, SlackBot over HTTP."""
+async def running_bot(
+    redis_url: str, now: datetime, *, store: Any = None, **bot_kw: Any
+) -> AsyncIterator[Env]:
+    """The real pieces: Redis store, shipped dialogue, fixed clock, SlackBot over HTTP.
+    store: a session store built by the test on redis_url, used instead (closed here)."""
     import httpx
 
     from adapters.slack import SlackBot
@@ -564,7 +567,8 @@ async def running_bot(redis_url: str, now: datetime, **bot_kw: Any) -> AsyncIter
 
     stub = SlackStub(token=BOT_TOKEN, team_id=TEAM_ID)
     await stub.start()
-    store = RedisSessionStore(redis_url)
+    if store is None:
+        store = RedisSessionStore(redis_url)
     runner = TurnRunner(store, default_dialogue(), FixedClock(now))
     bot = SlackBot(
         signing_secret=SIGNING_SECRET,
