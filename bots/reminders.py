@@ -9,10 +9,8 @@ import contextlib
 import logging
 import signal
 import sys
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from adapters.line.remind import LineReminderSender
-from adapters.slack.remind import SlackReminders
 from bots.settings import Settings, SettingsError
 from core.clock import Clock, SystemClock
 from core.remind.book import MemoryReminderBook, RedisReminderBook, ReminderBook
@@ -22,6 +20,9 @@ from core.remind.service import Reminders
 from core.remind.worker import DEFAULT_INTERVAL, Deliver, ReminderWorker
 from core.store import RedisSessionStore, store_from_url
 from core.store.base import SessionStore
+
+if TYPE_CHECKING:
+    from adapters.slack.remind import SlackReminders
 
 log = logging.getLogger("iijbot.remind")
 
@@ -47,6 +48,9 @@ class ReminderRuntime:
         hosted: dict[str, HostedScheduler] = {}
         self._slack: SlackReminders | None = None
         if settings.slack is not None:
+            # Imported here: the platform SDKs cost the terminal chat a second at start.
+            from adapters.slack.remind import SlackReminders
+
             self._slack = SlackReminders(settings.slack.bot_token, settings.slack.api_url)
             hosted["slack"] = self._slack
         self.reminders = Reminders(book_for(store), calendar=calendar, hosted=hosted)
@@ -66,6 +70,8 @@ class ReminderRuntime:
         await self.start()
         deliver: dict[str, Deliver] = {}
         if self._settings.line_api is not None:
+            from adapters.line.remind import LineReminderSender
+
             line = LineReminderSender(
                 self._settings.line_api.access_token, self._settings.line_api.base_url
             )

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import yaml
 
+from core.yaml_data import load_yaml
+
 CORE_TEXTS_PATH = Path(__file__).parent / "dialogue" / "texts.yaml"
 
 
@@ -24,7 +26,7 @@ class TextsError(ValueError):
 
 def read_texts(path: Path) -> dict[str, str]:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = load_yaml(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         raise TextsError(f"{path}: not valid YAML: {exc}") from exc
     if not isinstance(data, dict):

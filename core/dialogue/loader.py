@@ -14,6 +14,7 @@ from core.dialogue.model import Flow, parse_flow
 from core.dialogue.validator import validate_flow
 from core.nlu import topic_ids
 from core.texts import CORE_TEXTS_PATH, TextsError, read_texts
+from core.yaml_data import load_yaml
 
 HERE = Path(__file__).parent
 FLOW_PATH = HERE / "flow.yaml"
@@ -35,7 +36,7 @@ def flow_version(content: bytes) -> str:
 def read_raw(path: Path | None = None) -> tuple[Any, str]:
     content = (path or FLOW_PATH).read_bytes()
     try:
-        raw = yaml.safe_load(content)
+        raw = load_yaml(content)
     except yaml.YAMLError as exc:
         raise FlowError([f"not valid YAML: {exc}"]) from exc
     return raw, flow_version(content)

@@ -23,10 +23,9 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from core.intent import Facts
 from core.nlu.normalize import MAX_CHARS, compact, normalize, variants
+from core.yaml_data import load_yaml
 
 DATA_FILE = Path(__file__).parent / "data" / "facts.yaml"
 WORD_FACTS = ("plan", "sim", "keep_number", "carrier", "option")
@@ -197,7 +196,7 @@ def _alternation(words: Iterable[str]) -> str:
 
 @cache
 def load_fact_words(path: Path = DATA_FILE) -> FactWords:
-    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    raw = load_yaml(path.read_text(encoding="utf-8"))
     if not isinstance(raw, dict):
         raise ValueError("facts.yaml: must be a mapping")
     folded: dict[str, Mapping[str, Any]] = {}

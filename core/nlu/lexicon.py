@@ -27,11 +27,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from core.intent import Command, DateRole
 from core.nlu.normalize import compact, normalize
 from core.nlu.scoring import Index, TopicWords, build_index, has_kanji, score
+from core.yaml_data import load_yaml
 
 DATA_FILE = Path(__file__).parent / "data" / "intents.yaml"
 READINGS_FILE = Path(__file__).parent / "data" / "readings.json"
@@ -392,7 +391,7 @@ def _topic_date_roles(raw: Any) -> dict[str, DateRole]:
 def kanji_words() -> set[str]:
     """Every topic word of the lexicon data (compact normalised) that has kanji."""
     with DATA_FILE.open(encoding="utf-8") as fh:
-        data = yaml.safe_load(fh)
+        data = load_yaml(fh)
     raw = [*(data.get("topics") or {}).values(), data.get("off_topic") or {}]
     return {k for t in raw for w in (t.get("terms") or {}) if has_kanji(k := key(str(w)))}
 
@@ -400,7 +399,7 @@ def kanji_words() -> set[str]:
 @lru_cache(maxsize=1)
 def load_lexicon() -> Lexicon:
     with DATA_FILE.open(encoding="utf-8") as fh:
-        return parse_lexicon(yaml.safe_load(fh))
+        return parse_lexicon(load_yaml(fh))
 
 
 def topic_ids() -> tuple[str, ...]:

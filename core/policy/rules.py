@@ -18,6 +18,8 @@ from typing import Any
 
 import yaml
 
+from core.yaml_data import load_yaml
+
 RULE_IDS: tuple[str, ...] = ("R1", "R2", "R3", "R4", "R5", "R6", "R7", "R8")
 DEFAULT_PATH = Path(__file__).with_name("rules.yaml")
 
@@ -141,7 +143,7 @@ def _load(path: Path, strict: bool) -> RuleBook:
 
 def parse_rules(text: str, *, origin: str = "<rules>") -> RuleBook:
     try:
-        doc = yaml.safe_load(text)
+        doc = load_yaml(text)
     except yaml.YAMLError as exc:
         raise RulesError(f"{origin}: not valid YAML: {exc}") from exc
     if not isinstance(doc, dict):

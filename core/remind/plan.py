@@ -13,9 +13,8 @@ from datetime import date, datetime, time, timedelta
 from functools import cache
 from pathlib import Path
 
-import yaml
-
 from core.clock import JST, to_jst
+from core.yaml_data import load_yaml
 
 SCHEDULE_PATH = Path(__file__).parent.parent / "policy" / "reminders.yaml"
 END_OF_DAY = time(23, 59)
@@ -75,7 +74,7 @@ def parse_schedule(data: Mapping[str, object]) -> Schedule:
 
 @cache
 def load_schedule(path: Path = SCHEDULE_PATH) -> Schedule:
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data = load_yaml(path.read_text(encoding="utf-8"))
     if not isinstance(data, dict):
         raise ValueError(f"{path}: must be a mapping")
     return parse_schedule(data)

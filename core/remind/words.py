@@ -20,9 +20,8 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import yaml
-
 from core.remind.plan import SCHEDULE_PATH
+from core.yaml_data import load_yaml
 
 if TYPE_CHECKING:
     from core.nlu.lexicon import Lexicon
@@ -83,7 +82,7 @@ def parse_words(raw: Any) -> Words:
 
 @cache
 def load_words(path: Path = SCHEDULE_PATH) -> Words:
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    data = load_yaml(path.read_text(encoding="utf-8")) or {}
     return parse_words(data.get("words") if isinstance(data, dict) else None)
 
 

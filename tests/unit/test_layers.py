@@ -6,6 +6,8 @@ in; value modules import nothing above them, so any layer can use them."""
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[2]
 # What an adapter may import from the core: the runner, the values it takes and gives,
 # the shared metrics registry, and the leaf helpers every layer shares (platform limits,
 # UTF-16 clipping, the texts-file reader).
-LEAVES = frozenset({"core.limits", "core.clip", "core.texts"})
+LEAVES = frozenset({"core.limits", "core.clip", "core.texts", "core.yaml_data"})
 ADAPTER_MAY_IMPORT = LEAVES | {
     "core.turn",
     "core.reply",
@@ -31,7 +33,8 @@ VALUE_MODULE_MAY_IMPORT = {
     "core/session.py": frozenset(),
     "core/limits.py": frozenset(),
     "core/clip.py": frozenset(),
-    "core/texts.py": frozenset(),
+    "core/texts.py": frozenset({"core.yaml_data"}),
+    "core/yaml_data.py": frozenset(),
     "core/reply.py": frozenset({"core.clock"}) | LEAVES,
 }
 
@@ -82,3 +85,21 @@ def test_the_flow_validator_does_not_reach_into_understanding() -> None:
     # Understanding's topics are handed to it (by the loader and `lint`), not looked up.
     names = [name for _, name in core_imports(ROOT / "core/dialogue/validator.py")]
     assert not [n for n in names if n.startswith("core.nlu")]
+
+
+def test_the_terminal_chat_starts_without_the_platform_sdks() -> None:
+    # The LINE and Slack SDKs (pydantic models by the hundred) took over a second of the
+    # local chat's start; it talks to neither, so it must not import them.
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "bots.cli", "chat"],
+        input="終了\n",
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={"PATH": "/usr/bin:/bin", "PYTHONIOENCODING": "utf-8"},
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    imported = {line.rsplit("|", 1)[-1].strip() for line in proc.stderr.splitlines()}
+    assert not {m for m in imported if m.split(".")[0] in ("linebot", "slack_sdk", "slack_bolt")}
