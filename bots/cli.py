@@ -85,6 +85,12 @@ def _parser() -> argparse.ArgumentParser:
         help="serve /metrics on this port (behind IIJBOT_METRICS_TOKEN, like serve's)",
     )
     worker.add_argument("--metrics-host", default="127.0.0.1", help="(default: 127.0.0.1)")
+    worker.add_argument(
+        "--now",
+        type=_parse_now,
+        help="act as if it were this time, ISO-8601 (naive = JST), the clock running on from "
+        "it: for rehearsals against a test Redis (it still sends)",
+    )
     worker.set_defaults(func=_worker)
 
     lint = sub.add_parser("lint", help="validate the dialogue flow and the rules data")
@@ -292,7 +298,7 @@ def _worker(args: argparse.Namespace) -> int:
     from bots.reminders import run_worker_process
 
     metrics = None if args.metrics_port is None else (args.metrics_host, args.metrics_port)
-    return run_worker_process(args.interval, metrics)
+    return run_worker_process(args.interval, metrics, args.now)
 
 
 def _lint(args: argparse.Namespace) -> int:

@@ -9,10 +9,11 @@ import contextlib
 import logging
 import signal
 import sys
+from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
 from bots.settings import Settings, SettingsError
-from core.clock import Clock, SystemClock
+from core.clock import Clock, ShiftedClock, SystemClock
 from core.remind.book import MemoryReminderBook, RedisReminderBook, ReminderBook
 from core.remind.calendar import CalendarLinks
 from core.remind.hosted import HostedScheduler
@@ -129,10 +130,13 @@ async def run_worker(
 
 
 def run_worker_process(
-    interval: float | None = None, metrics: tuple[str, int] | None = None
+    interval: float | None = None,
+    metrics: tuple[str, int] | None = None,
+    now: datetime | None = None,
 ) -> int:
     """The process around run_worker: settings, logging, SIGINT/SIGTERM. interval: seconds
-    between rounds (None: DEFAULT_INTERVAL); metrics: (host, port) for /metrics."""
+    between rounds (None: DEFAULT_INTERVAL); metrics: (host, port) for /metrics; now: the
+    clock starts at this time instead of the wall's (`--now`)."""
     from bots.logging_setup import configure_logging
     from bots.worker_metrics import MetricsServer
 
@@ -162,7 +166,10 @@ def run_worker_process(
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        await run_worker(settings, SystemClock(), stop, interval or DEFAULT_INTERVAL)
+        clock: Clock = SystemClock() if now is None else ShiftedClock(now)
+        if now is not None:
+            log.warning("worker clock shifted: it acts as if it were %s", clock.now().isoformat())
+        await run_worker(settings, clock, stop, interval or DEFAULT_INTERVAL)
 
     try:
         asyncio.run(main())

@@ -45,6 +45,12 @@ LATE = "予定の時刻より遅れてのお知らせです。"
 METRICS_TOKEN = "worker-metrics-token-0123"
 
 
+# The workers' clock starts here (`--now`), not at the wall's hour: between 21:00 and 8:00
+# JST a due reminder rightly waits for the morning, which would hold these tests up. It
+# runs on from there, so "due a minute ago" is still a real wait for the workers.
+ANCHOR = datetime(2026, 11, 20, 12, 0, tzinfo=JST)
+
+
 def worker_env(stub_url: str, redis_url: str) -> dict[str, str]:
     # No channel secret: a worker receives no webhooks, it only pushes. The switch is "0"
     # as deploy/k8s/configmap.yaml ships it for the serve pods: the worker ignores it.
@@ -77,7 +83,7 @@ async def seed(
     store = RedisSessionStore(redis_url)
     try:
         book = RedisReminderBook(store.client)
-        now = datetime.now(JST)
+        now = ANCHOR
         for key in keys:
             await book.add(key, [Reminder("initial", deadline, due) for due in dues], now)
     finally:
@@ -96,10 +102,12 @@ async def test_two_worker_processes_send_each_reminder_exactly_once(
     stub_line: StubLine, redis_url: str, tmp_path: Path
 ) -> None:
     env = worker_env(stub_line.url, redis_url)
-    workers = [WorkerProcess(env, tmp_path, f"worker-{i}", metrics=True) for i in range(2)]
+    workers = [
+        WorkerProcess(env, tmp_path, f"worker-{i}", metrics=True, now=ANCHOR) for i in range(2)
+    ]
     await asyncio.gather(*(asyncio.to_thread(w.start) for w in workers))
     keys = users(40)
-    now = datetime.now(JST)
+    now = ANCHOR
     try:
         # Stored while both already look every 0.2 s: they race for the same due index.
         await seed(
@@ -150,9 +158,9 @@ async def test_a_worker_killed_and_a_new_one_started_later_sends_the_overdue_one
 ) -> None:
     env = worker_env(stub_line.url, redis_url)
     on_time, overdue = users(2)
-    now = datetime.now(JST)
+    now = ANCHOR
     deadline = end_of_day(now.date() + timedelta(days=2))
-    first = WorkerProcess(env, tmp_path, "first")
+    first = WorkerProcess(env, tmp_path, "first", now=ANCHOR)
     await asyncio.to_thread(first.start)
     await seed(redis_url, [on_time], [now - timedelta(minutes=1)], deadline)
     await wait_for(lambda: len(push_calls(stub_line)) == 1, "the first worker's push")
@@ -161,7 +169,7 @@ async def test_a_worker_killed_and_a_new_one_started_later_sends_the_overdue_one
 
     # Due half an hour ago, while no worker ran.
     await seed(redis_url, [overdue], [now - timedelta(minutes=30)], deadline)
-    second = WorkerProcess(env, tmp_path, "second")
+    second = WorkerProcess(env, tmp_path, "second", now=ANCHOR)
     await asyncio.to_thread(second.start)
     try:
         await wait_for(lambda: len(push_calls(stub_line)) >= 2, "the second worker's push")
@@ -193,14 +201,16 @@ async def test_on_a_redis_cluster_the_worker_claims_and_sends_across_slots(
 ) -> None:
     cluster = RedisCluster(tmp_path)
     await asyncio.to_thread(cluster.start)
-    now = datetime.now(JST)
+    now = ANCHOR
     # 初期契約解除 reminds at 9:00 the day before its last day and on it: pick the last day
     # so that the first of the two is due now and the deadline still ahead.
     last_day = now.date() + timedelta(days=1) if now.hour >= 9 else now.date()
     bought = last_day - timedelta(days=7)
     keys = users(12)
     store = store_from_url(cluster.url)
-    worker = WorkerProcess(worker_env(stub_line.url, cluster.url), tmp_path, "cluster-worker")
+    worker = WorkerProcess(
+        worker_env(stub_line.url, cluster.url), tmp_path, "cluster-worker", now=ANCHOR
+    )
     try:
         # The customers scheduled them a week ago, on the day they bought.
         runner = TurnRunner(

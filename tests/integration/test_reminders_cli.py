@@ -13,7 +13,7 @@ from pathlib import Path
 
 from bots.reminders import run_worker
 from bots.settings import LineApi, Settings
-from core.clock import JST, SystemClock
+from core.clock import JST, FixedClock
 from core.inbound import ConversationKey
 from core.remind.book import RedisReminderBook, Reminder
 from core.remind.plan import end_of_day
@@ -45,10 +45,10 @@ async def test_remind_worker_pushes_a_due_reminder_and_stops_on_signal(redis_url
     stub = LineStub()
     store = RedisSessionStore(redis_url)
     key = ConversationKey("line", "-", "Uworker")
-    past_due = datetime.now(JST).replace(microsecond=0)
+    # The worker's clock, not the wall's: at night (JST) a due reminder rightly waits for
+    # the end of the quiet hours, and near midnight its deadline would pass.
+    past_due = datetime(2026, 11, 20, 10, 0, tzinfo=JST)
     deadline = end_of_day(past_due.date())
-    if deadline <= past_due:  # a minute before midnight: keep the deadline ahead
-        deadline = past_due.replace(hour=23, minute=59, second=59)
     await RedisReminderBook(store.client).add(
         key, [Reminder("this_month", deadline, past_due)], past_due
     )
@@ -56,7 +56,7 @@ async def test_remind_worker_pushes_a_due_reminder_and_stops_on_signal(redis_url
         async with serve(stub.app()) as stub_url:
             settings = Settings(redis_url=redis_url, line_api=LineApi(ACCESS_TOKEN, stub_url))
             stop = asyncio.Event()
-            task = asyncio.create_task(run_worker(settings, SystemClock(), stop, 0.05))
+            task = asyncio.create_task(run_worker(settings, FixedClock(past_due), stop, 0.05))
             for _ in range(200):
                 if stub.delivered:
                     break
