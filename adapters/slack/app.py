@@ -32,7 +32,7 @@ from adapters.slack.actions import PREFIX, SlackLimitError
 from adapters.slack.desk import SlackDesk
 from adapters.slack.home import home_view
 from adapters.slack.render import SlackMessage, fallback_text, render_notice, render_reply
-from adapters.slack.send import API_TIMEOUT, Destination, Method, SlackSender
+from adapters.slack.send import API_TIMEOUT, Destination, Method, SlackSender, open_client
 from adapters.slack.texts import say
 from core.inbound import Inbound
 from core.metrics import TURNS, WEBHOOK_REQUESTS
@@ -98,15 +98,9 @@ class SlackBot:
     # ---- lifecycle ----------------------------------------------------------------------
 
     async def start(self) -> None:
-        # slack_sdk ignores its timeout= with a shared session: the session's own limit is
-        # the one that holds, and the sender bounds each delivery as a whole.
-        self._session = aiohttp.ClientSession(
-            timeout=aiohttp.ClientTimeout(total=self._api_timeout), trust_env=False
+        self._session, self._client, self._sender = open_client(
+            self._token, self._api_url, self._api_timeout
         )
-        self._client = AsyncWebClient(
-            token=self._token, base_url=self._api_url, session=self._session
-        )
-        self._sender = SlackSender(self._client, self._session, timeout=self._api_timeout)
 
         # authorize= instead of token=: Bolt would otherwise call auth.test before it lets
         # the first request through; we learn the bot's ids lazily, off the request path.

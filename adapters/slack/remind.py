@@ -19,7 +19,14 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack.render import render_reply
-from adapters.slack.send import API_TIMEOUT, PLATFORM, Destination, Method, SlackSender
+from adapters.slack.send import (
+    API_TIMEOUT,
+    PLATFORM,
+    Destination,
+    Method,
+    SlackSender,
+    open_client,
+)
 from core.inbound import ConversationKey
 from core.metrics import PLATFORM_API_ERRORS
 from core.reply import Reply
@@ -45,15 +52,9 @@ class SlackReminders:
         self._sender: SlackSender | None = None
 
     async def start(self) -> None:
-        # slack_sdk ignores its timeout= with a shared session: the session's own limit
-        # holds, and each of our calls is bounded as a whole besides.
-        self._session = aiohttp.ClientSession(
-            timeout=aiohttp.ClientTimeout(total=self._timeout), trust_env=False
+        self._session, self._client, self._sender = open_client(
+            self._token, self._api_url, self._timeout
         )
-        self._client = AsyncWebClient(
-            token=self._token, base_url=self._api_url, session=self._session
-        )
-        self._sender = SlackSender(self._client, self._session, timeout=self._timeout)
 
     async def stop(self) -> None:
         if self._session is not None:

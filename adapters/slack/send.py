@@ -53,6 +53,18 @@ class Destination:
         return self
 
 
+def open_client(
+    token: str, api_url: str, timeout: float = API_TIMEOUT
+) -> tuple[aiohttp.ClientSession, AsyncWebClient, SlackSender]:
+    """A session, a Web API client on it and a sender, for one running loop (the caller
+    closes the session)."""
+    # slack_sdk ignores its timeout= with a shared session: the session's own limit is the
+    # one that holds, and the sender bounds each delivery as a whole.
+    session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout), trust_env=False)
+    client = AsyncWebClient(token=token, base_url=api_url, session=session)
+    return session, client, SlackSender(client, session, timeout=timeout)
+
+
 class SlackSender:
     def __init__(
         self, client: AsyncWebClient, session: aiohttp.ClientSession, timeout: float = API_TIMEOUT
