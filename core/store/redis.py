@@ -65,6 +65,30 @@ def client_options() -> dict[str, Any]:
     }
 
 
+def _append_event(stream: str, index: str, first: int, on_error: str) -> str:
+    """The Lua that appends a turn's event, shared by the commit and the lone record.
+
+    ARGV[first .. first+3] are the stream's MAXLEN, the retention (ms), the event's ms and
+    the index TTL; its field/value pairs follow. The entry id carries the event's own time
+    (ms-*) unless the stream holds a later one (a server whose clock is behind: then Redis
+    picks it). Ids and trimming never run ahead of Redis' own clock: one chat run with
+    `--now 2030-01-01` must not trim away every real event. An append refused twice runs
+    `on_error`, a Lua statement that returns."""
+    return f"""
+local fields = {{}}
+for i = {first + 4}, #ARGV do fields[#fields + 1] = ARGV[i] end
+local t = redis.call('TIME')
+local ms = math.min(tonumber(ARGV[{first + 2}]), t[1] * 1000 + math.floor(t[2] / 1000))
+local id = redis.pcall('XADD', {stream}, 'MAXLEN', '~', ARGV[{first}], ms .. '-*', unpack(fields))
+if type(id) == 'table' and id.err then
+  id = redis.pcall('XADD', {stream}, 'MAXLEN', '~', ARGV[{first}], '*', unpack(fields))
+end
+if type(id) == 'table' and id.err then {on_error} end
+redis.call('XTRIM', {stream}, 'MINID', ms - tonumber(ARGV[{first + 1}]))
+redis.call('SADD', {index}, id)
+redis.call('EXPIRE', {index}, ARGV[{first + 3}])"""
+
+
 # KEYS: session, marker[, event]. Returns {session json or false, marker exists, event exists}.
 # A session key holding another type (not written by us) reads as no session, as an
 # undecodable value does (base.decode_session): the conversation starts afresh and its
@@ -88,11 +112,9 @@ return {s, m, e}
 # stored version is decoded here. An undecodable stored value counts as version 0 (see
 # base.decode_session), and so does a key of another type (WRONGTYPE), which SET replaces.
 # The event goes in the same round trip; an append that fails (the stream under memory
-# pressure) is answered 'ok:dropped' and the session is committed all the same. The entry
-# id carries the turn's own time (ms-*), unless the stream already holds a later one (a
-# server whose clock is behind): then Redis picks it. Ids and trimming never run ahead of
-# Redis' own clock: one chat run with `--now 2030-01-01` must not trim away every real event.
-_COMMIT = """
+# pressure) is answered 'ok:dropped' and the session is committed all the same.
+_COMMIT = (
+    """
 if ARGV[7] == '1' then
   local seen = redis.pcall('GET', KEYS[3])
   if seen then
@@ -115,37 +137,21 @@ else
 end
 if ARGV[7] == '1' then redis.call('SET', KEYS[3], ARGV[6], 'EX', ARGV[5]) end
 if #ARGV < 12 then return 'ok' end
-local fields = {}
-for i = 12, #ARGV do fields[#fields + 1] = ARGV[i] end
-local t = redis.call('TIME')
-local ms = math.min(tonumber(ARGV[10]), t[1] * 1000 + math.floor(t[2] / 1000))
-local id = redis.pcall('XADD', KEYS[4], 'MAXLEN', '~', ARGV[8], ms .. '-*', unpack(fields))
-if type(id) == 'table' and id.err then
-  id = redis.pcall('XADD', KEYS[4], 'MAXLEN', '~', ARGV[8], '*', unpack(fields))
-end
-if type(id) == 'table' and id.err then return 'ok:dropped' end
-redis.call('XTRIM', KEYS[4], 'MINID', ms - tonumber(ARGV[9]))
-redis.call('SADD', KEYS[5], id)
-redis.call('EXPIRE', KEYS[5], ARGV[11])
+"""
+    + _append_event("KEYS[4]", "KEYS[5]", 8, "return 'ok:dropped'")
+    + """
 return 'ok'
 """
+)
 
 # KEYS: event stream, event index. ARGV: MAXLEN, retention (ms), event ms, index TTL,
 # fields...
-_RECORD = """
-local fields = {}
-for i = 5, #ARGV do fields[#fields + 1] = ARGV[i] end
-local t = redis.call('TIME')
-local ms = math.min(tonumber(ARGV[3]), t[1] * 1000 + math.floor(t[2] / 1000))
-local id = redis.pcall('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], ms .. '-*', unpack(fields))
-if type(id) == 'table' and id.err then
-  id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', unpack(fields))
-end
-redis.call('XTRIM', KEYS[1], 'MINID', ms - tonumber(ARGV[2]))
-redis.call('SADD', KEYS[2], id)
-redis.call('EXPIRE', KEYS[2], ARGV[4])
+_RECORD = (
+    _append_event("KEYS[1]", "KEYS[2]", 1, "return id")  # an error table: an error reply
+    + """
 return id
 """
+)
 
 # Stream entries read per XRANGE call by read_events.
 _PAGE = 1000
