@@ -14,6 +14,8 @@ import redis
 import redis.asyncio as aioredis
 from hypothesis import HealthCheck, settings
 
+from core.store import RedisSessionStore
+
 # Speed is measured by bench/, never asserted: on a busy machine Hypothesis' 200 ms
 # per-example deadline and its too_slow health check would fail property tests for time.
 settings.register_profile("iijbot", deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -60,6 +62,14 @@ async def aredis(redis_url: str) -> AsyncIterator[aioredis.Redis]:
     client = aioredis.Redis.from_url(redis_url)
     yield client
     await client.aclose()
+
+
+@pytest.fixture
+async def store(redis_url: str) -> AsyncIterator[RedisSessionStore]:
+    """The session store the runner-level tests share, on the test's own database."""
+    s = RedisSessionStore(redis_url, ttl=600)
+    yield s
+    await s.close()
 
 
 @pytest.fixture(params=["UTC", "America/Los_Angeles"])

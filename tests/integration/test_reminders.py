@@ -4,7 +4,6 @@ and the worker sending each due reminder exactly once (issue 10)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -40,13 +39,6 @@ class Outbox:
             return False
         self.sent.append((key, delivery_id, reply))
         return True
-
-
-@pytest.fixture
-async def store(redis_url: str) -> AsyncIterator[RedisSessionStore]:
-    s = RedisSessionStore(redis_url, ttl=600)
-    yield s
-    await s.close()
 
 
 def reminders(store: RedisSessionStore) -> Reminders:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import date, datetime
 from pathlib import Path
@@ -31,13 +30,6 @@ SECRET = b"typed-reminders-test-key"
 CONFIRM = "11月26日(木) 9:00 と 11月27日(金) 9:00 にお知らせします。"
 WHICH = "リマインドについてですね。どれにしますか。"
 NOTHING_HERE = "いま表示している内容には、お知らせできる期限がありません。"
-
-
-@pytest.fixture
-async def store(redis_url: str) -> AsyncIterator[RedisSessionStore]:
-    s = RedisSessionStore(redis_url, ttl=600)
-    yield s
-    await s.close()
 
 
 @pytest.fixture

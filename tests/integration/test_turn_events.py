@@ -4,7 +4,6 @@ Real Redis, the shipped dialogue and understanding, the real runner."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import datetime
 
 import pytest
@@ -23,13 +22,6 @@ KEY = ConversationKey("line", "-", "U4af4980629a0b7f6d2c3e1f0a9b8c7d6")
 NEIGHBOUR = ConversationKey("line", "-", "U0000000000000000000000000000beef")
 NOW = datetime(2026, 6, 20, 10, 0, tzinfo=JST)
 SECRET = b"events-test-key"
-
-
-@pytest.fixture
-async def store(redis_url: str) -> AsyncIterator[RedisSessionStore]:
-    s = RedisSessionStore(redis_url, ttl=600)
-    yield s
-    await s.close()
 
 
 @pytest.fixture

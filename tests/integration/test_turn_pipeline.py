@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
 from datetime import datetime
 
 import pytest
@@ -19,13 +18,6 @@ from core.turn import TurnOutcome, TurnRunner
 
 KEY = ConversationKey("line", "-", "Upipeline")
 NOW = datetime(2026, 6, 20, 10, 0, tzinfo=JST)
-
-
-@pytest.fixture
-async def store(redis_url: str) -> AsyncIterator[RedisSessionStore]:
-    s = RedisSessionStore(redis_url, ttl=600)
-    yield s
-    await s.close()
 
 
 def runner_for(store: RedisSessionStore, *, racing: int = 1) -> TurnRunner:
