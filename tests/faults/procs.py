@@ -85,6 +85,17 @@ def _killed(proc: subprocess.Popen[bytes] | None) -> None:
     return None
 
 
+def _bot(args: list[str], env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
+    """`iijmio-bot <args>` with only the variables the test sets (none of ours inherited)."""
+    full_env = {k: v for k, v in os.environ.items() if k not in ENV_VARS}
+    full_env.update(env)
+    # The log goes to a file: a pipe nobody reads would fill and stall the process.
+    with log_path.open("ab") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "bots", *args], cwd=ROOT, env=full_env, stdout=log, stderr=log
+        )
+
+
 class RedisServer:
     """A redis-server of our own. With aof=True every write is fsynced before Redis
     answers it, so a killed server restarts with every commit it acknowledged."""
@@ -215,15 +226,8 @@ class BotProcess:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> None:
-        full_env = {k: v for k, v in os.environ.items() if k not in ENV_VARS}
-        full_env.update(self.env)
-        # The log goes to a file: a pipe nobody reads would fill and stall the server.
-        log = self.log_path.open("ab")
-        cmd = [sys.executable, "-m", "bots", "serve", "--host", "127.0.0.1"]
-        self.proc = subprocess.Popen(
-            [*cmd, "--port", str(self.port)], cwd=ROOT, env=full_env, stdout=log, stderr=log
-        )
-        log.close()
+        cmd = ["serve", "--host", "127.0.0.1", "--port", str(self.port)]
+        self.proc = _bot(cmd, self.env, self.log_path)
         wait_until(self._healthy, f"iijmio-bot serve on {self.port}")
 
     def _healthy(self) -> bool:
@@ -285,16 +289,12 @@ class WorkerProcess:
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        full_env = {k: v for k, v in os.environ.items() if k not in ENV_VARS}
-        full_env.update(self.env)
-        log = self.log_path.open("ab")
-        cmd = [sys.executable, "-m", "bots", "worker", "--interval", str(self.interval)]
+        cmd = ["worker", "--interval", str(self.interval)]
         if self.metrics_port is not None:
             cmd += ["--metrics-port", str(self.metrics_port)]
         if self.now is not None:
             cmd += ["--now", self.now.isoformat()]
-        self.proc = subprocess.Popen(cmd, cwd=ROOT, env=full_env, stdout=log, stderr=log)
-        log.close()
+        self.proc = _bot(cmd, self.env, self.log_path)
         wait_until(self._started, f"iijmio-bot worker ({self.log_path.name})")
 
     def _started(self) -> bool:
